@@ -1,0 +1,107 @@
+"""Exception handlers: every error reaches the client as Orthanc's JSON body.
+
+The body has Orthanc's keys (``HttpError``, ``HttpStatus``, ``Message``,
+``Method``, ``OrthancError``, ``OrthancStatus``, ``Uri`` and ``Details`` when
+known). FastAPI's own ``{"detail": ...}`` bodies and 422 never reach clients.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from orthanclite.api.responses import json_response
+from orthanclite.errors import ErrorCode, OrthancError
+
+logger = logging.getLogger(__name__)
+
+# Order in which allowed methods are listed in the Allow header.
+METHOD_ORDER = ("GET", "POST", "PUT", "DELETE")
+
+
+def error_response(request: Request, error: OrthancError) -> Response:
+    """Render an OrthancError as Orthanc's JSON error body."""
+    status = error.http_status
+    body = {
+        "HttpError": http.HTTPStatus(status).phrase,
+        "HttpStatus": status,
+        "Message": error.code.description,
+        "Method": request.method,
+        "OrthancError": error.code.description,
+        "OrthancStatus": error.code.number,
+        "Uri": request.url.path,
+    }
+    if error.details:
+        body["Details"] = error.details
+    response = json_response(body, status_code=status)
+    response.headers.update(error.headers)
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return the methods of every route whose path matches the request."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return [method for method in METHOD_ORDER if method in methods]
+
+
+async def handle_orthanc_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, OrthancError)
+    if error.http_status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, error)
+    return error_response(request, error)
+
+
+async def handle_http_exception(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 405:
+        allow = ",".join(allowed_methods(request))
+        orthanc_error = OrthancError(
+            ErrorCode.BAD_REQUEST,
+            f"Method {request.method} is not allowed on {request.url.path}; allowed: {allow}",
+            http_status=405,
+            headers={"Allow": allow},
+        )
+    elif error.status_code == 404:
+        orthanc_error = OrthancError(
+            ErrorCode.UNKNOWN_RESOURCE, f"Unknown route: {request.url.path}"
+        )
+    else:
+        orthanc_error = OrthancError(
+            ErrorCode.BAD_REQUEST, str(error.detail), http_status=error.status_code
+        )
+    return error_response(request, orthanc_error)
+
+
+async def handle_validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg')}"
+        for item in error.errors()
+    )
+    return error_response(
+        request, OrthancError(ErrorCode.BAD_REQUEST, f"Invalid request: {problems}")
+    )
+
+
+async def handle_unexpected_error(request: Request, error: Exception) -> Response:
+    logger.exception("Unexpected error in %s %s", request.method, request.url.path)
+    return error_response(
+        request, OrthancError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
+    )
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OrthancError, handle_orthanc_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,138 @@
+"""Routes of instances: upload (raw DICOM, ZIP or form) and file download."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
+
+from orthanclite.api.deps import ContextDep
+from orthanclite.api.responses import OrthancJSONResponse, json_response
+from orthanclite.context import ServerContext, UploadOrigin
+from orthanclite.errors import ErrorCode, OrthancError
+from orthanclite.storage import StagedFile, StagedWriter
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(default_response_class=OrthancJSONResponse, tags=["Instances"])
+
+# Bytes gathered in memory before each write to the staging file.
+FLUSH_SIZE = 1 << 20
+# Limits of a browser form upload.
+MAX_FORM_FILES = 10_000
+MAX_FORM_FIELDS = 1_000
+
+
+@router.post("/instances")
+async def upload_instances(request: Request, context: ContextDep) -> OrthancJSONResponse:
+    """Store a DICOM file, every DICOM file of a ZIP, or the files of a form.
+
+    A ZIP or a form with several files answers an array with one result per
+    stored file.
+    """
+    origin = UploadOrigin(remote_ip=request.client.host if request.client else "")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        return json_response(await _store_form(request, context, origin))
+
+    staged = await receive_body(request, context)
+    answer = await run_in_threadpool(context.store_upload, staged, origin)
+    return json_response(answer)
+
+
+async def receive_body(request: Request, context: ServerContext) -> StagedFile:
+    """Stream the request body into the staging folder, decompressing it if needed."""
+    decompressor = _decompressor(request.headers.get("content-encoding", ""))
+    writer = await run_in_threadpool(context.new_upload)
+    buffer = bytearray()
+    try:
+        async for chunk in request.stream():
+            if decompressor is not None:
+                chunk = _decompress(decompressor, chunk)
+            buffer += chunk
+            if len(buffer) >= FLUSH_SIZE:
+                data = bytes(buffer)
+                buffer.clear()
+                await run_in_threadpool(writer.write, data)
+        if decompressor is not None:
+            buffer += decompressor.flush()
+        if buffer:
+            await run_in_threadpool(writer.write, bytes(buffer))
+        return await run_in_threadpool(writer.finish)
+    except ClientDisconnect:
+        await run_in_threadpool(writer.abort)
+        logger.info("Client disconnected during an upload")
+        raise
+    except BaseException:
+        await run_in_threadpool(writer.abort)
+        raise
+
+
+def _decompressor(encoding: str) -> zlib._Decompress | None:  # type: ignore[name-defined]
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(wbits=31)
+    if encoding == "deflate":
+        # RFC 9110 "deflate" is zlib-wrapped; 47 also accepts gzip headers.
+        return zlib.decompressobj(wbits=47)
+    raise OrthancError(
+        ErrorCode.BAD_REQUEST,
+        f"Unsupported Content-Encoding {encoding!r}; use gzip, deflate or identity",
+        http_status=415,
+    )
+
+
+def _decompress(decompressor, chunk: bytes) -> bytes:  # type: ignore[no-untyped-def]
+    try:
+        return decompressor.decompress(chunk)
+    except zlib.error as error:
+        raise OrthancError(
+            ErrorCode.BAD_REQUEST, f"The compressed request body is invalid: {error}"
+        ) from None
+
+
+async def _store_form(
+    request: Request, context: ServerContext, origin: UploadOrigin
+) -> dict | list[dict]:
+    async with request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS) as form:
+        uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        if not uploads:
+            raise OrthancError(
+                ErrorCode.BAD_REQUEST, "The form holds no file; send the DICOM files as file fields"
+            )
+        answers: list[dict] = []
+        for upload in uploads:
+            staged = await run_in_threadpool(_stage_upload_file, context, upload)
+            answer = await run_in_threadpool(context.store_upload, staged, origin)
+            answers.extend(answer if isinstance(answer, list) else [answer])
+    return answers[0] if len(uploads) == 1 and len(answers) == 1 else answers
+
+
+def _stage_upload_file(context: ServerContext, upload: UploadFile) -> StagedFile:
+    writer: StagedWriter = context.new_upload()
+    try:
+        upload.file.seek(0)
+        while chunk := upload.file.read(FLUSH_SIZE):
+            writer.write(chunk)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+@router.get("/instances/{id}/file", response_class=FileResponse)
+async def get_instance_file(id: str, context: ContextDep) -> FileResponse:
+    """Download the DICOM file of an instance, as it was stored."""
+    path, uuid = await run_in_threadpool(context.instance_file, id)
+    return FileResponse(
+        path,
+        media_type="application/dicom",
+        headers={"Content-Disposition": f'filename="{uuid}.dcm"'},
+    )

@@ -1,0 +1,57 @@
+"""Assembly of the FastAPI application: context, routers, middleware, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from orthanclite import __version__
+from orthanclite.api import instances, resources, system
+from orthanclite.api.errors import register_error_handlers
+from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddleware
+from orthanclite.config import Settings
+from orthanclite.context import ServerContext
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; the context opens when the server starts."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = ServerContext(settings)
+        await run_in_threadpool(context.start)
+        app.state.context = context
+        logger.info(
+            "orthanclite %s started: data folder %s, index %s, REST API of Orthanc %s",
+            __version__,
+            settings.data.resolve(),
+            context.engine.url.render_as_string(hide_password=True),
+            settings.orthanc_version,
+        )
+        try:
+            yield
+        finally:
+            context.close()
+            logger.info("orthanclite stopped")
+
+    app = FastAPI(
+        title="orthanclite",
+        version=__version__,
+        description="DICOM archive with Orthanc's REST API.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    register_error_handlers(app)
+    app.include_router(system.router)
+    app.include_router(instances.router)
+    app.include_router(resources.router)
+    app.add_middleware(GzipJSONMiddleware)
+    app.add_middleware(NormalizePathMiddleware)
+    return app

@@ -1,0 +1,339 @@
+"""Server context: stores, reads and deletes resources, one transaction each.
+
+Route handlers call the context, the context calls the index (SQL) and the
+storage area (files). Every method here blocks on disk or database I/O, so
+the HTTP layer calls it from worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from orthanclite.config import Settings
+from orthanclite.dicom.levels import Level
+from orthanclite.dicom.parsing import DicomDirectoryError, DicomParseError, parse_instance
+from orthanclite.errors import ErrorCode, OrthancError, unknown_resource
+from orthanclite.expansion import expand_resources
+from orthanclite.index import queries, updates
+from orthanclite.index.models import Resource
+from orthanclite.index.session import create_index_engine, create_session_factory, upgrade_schema
+from orthanclite.storage import FileStorage, StagedFile, StagedWriter
+
+logger = logging.getLogger(__name__)
+
+ZIP_MAGIC = b"PK\x03\x04"
+# Attempts of a write transaction that conflicts with a concurrent one.
+WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class UploadOrigin:
+    """Who sent an instance, recorded in its metadata."""
+
+    remote_ip: str = ""
+    username: str = ""
+    origin: str = "RestApi"
+
+
+def orthanc_date(moment: datetime | None = None) -> str:
+    """Format a UTC time as Orthanc does: ``YYYYMMDDTHHMMSS``."""
+    return (moment or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+
+
+class ServerContext:
+    """Everything one server process shares between requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data.mkdir(parents=True, exist_ok=True)
+        self.storage = FileStorage(settings.storage_dir, settings.staging_dir, settings.fsync)
+        self.engine = create_index_engine(settings.effective_database_url)
+        self.sessions = create_session_factory(self.engine)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time: serializing writers here keeps
+        # "database is locked" away from clients.
+        self._write_lock = threading.Lock()
+
+    def start(self) -> None:
+        upgrade_schema(self.engine)
+        removed = self.storage.clear_staging()
+        if removed:
+            logger.warning("Removed %d incomplete uploads left by a previous run", removed)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def _write_session(self) -> Iterator[Session]:
+        if self.is_sqlite:
+            with self._write_lock, self.sessions.begin() as session:
+                yield session
+        else:
+            with self.sessions.begin() as session:
+                yield session
+
+    # -- storing -----------------------------------------------------------
+
+    def new_upload(self) -> StagedWriter:
+        """Start receiving a file into the staging folder."""
+        return StagedWriter(self.storage)
+
+    def store_upload(self, staged: StagedFile, origin: UploadOrigin) -> dict | list[dict]:
+        """Store a DICOM file or every DICOM file of a ZIP archive."""
+        with open(staged.path, "rb") as fp:
+            is_zip = fp.read(4) == ZIP_MAGIC
+        if is_zip:
+            try:
+                return self.store_zip(staged, origin)
+            finally:
+                self.storage.discard(staged.path)
+        return self.store(staged, origin)
+
+    def store(self, staged: StagedFile, origin: UploadOrigin) -> dict[str, str]:
+        """Parse, write and index one DICOM file; return Orthanc's answer.
+
+        The staged file is consumed: moved into the storage area or deleted.
+        """
+        try:
+            with open(staged.path, "rb") as fp:
+                parsed = parse_instance(fp, staged.size)
+        except DicomDirectoryError as error:
+            self.storage.discard(staged.path)
+            raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
+        except DicomParseError as error:
+            self.storage.discard(staged.path)
+            raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
+
+        ids = parsed.ids
+        answer = {
+            "ID": ids.instance,
+            "ParentPatient": ids.patient,
+            "ParentStudy": ids.study,
+            "ParentSeries": ids.series,
+            "Path": f"/instances/{ids.instance}",
+            "Status": "Success",
+        }
+        if not self.settings.overwrite_instances and self._exists(Level.INSTANCE, ids.instance):
+            self.storage.discard(staged.path)
+            logger.info("Instance %s already stored", ids.instance)
+            return answer | {"Status": "AlreadyStored"}
+
+        now = datetime.now(timezone.utc)
+        date = orthanc_date(now)
+        metadata = {
+            "ReceptionDate": date,
+            "RemoteAET": "",
+            "Origin": origin.origin,
+            "TransferSyntax": parsed.transfer_syntax,
+            "SopClassUid": parsed.sop_class_uid,
+            "RemoteIP": origin.remote_ip,
+            "HttpUsername": origin.username,
+        }
+        if parsed.index_in_series is not None:
+            metadata = {"IndexInSeries": str(parsed.index_in_series)} | metadata
+
+        try:
+            uuid = self.storage.commit(staged.path)
+        except OSError as error:
+            self.storage.discard(staged.path)
+            logger.error("Cannot write instance %s to the storage area: %s", ids.instance, error)
+            raise OrthancError(
+                ErrorCode.CANNOT_WRITE_FILE, f"Cannot write to the storage area: {error.strerror}"
+            ) from None
+
+        stored = updates.StoredFile(uuid=uuid, size=staged.size, md5=staged.md5)
+        try:
+            result = self._run_write(
+                lambda session: updates.add_instance(
+                    session,
+                    parsed,
+                    stored,
+                    metadata,
+                    date,
+                    now.timestamp(),
+                    overwrite=self.settings.overwrite_instances,
+                )
+            )
+        except BaseException:
+            self.storage.remove(uuid)
+            raise
+        if result.already_stored:
+            self.storage.remove(uuid)
+            logger.info("Instance %s already stored", ids.instance)
+            return answer | {"Status": "AlreadyStored"}
+        for obsolete in result.obsolete_uuids:
+            self.storage.remove(obsolete)
+        logger.info("New instance stored: %s", ids.instance)
+        return answer
+
+    def store_zip(self, staged: StagedFile, origin: UploadOrigin) -> list[dict]:
+        """Store every DICOM member of a ZIP archive; skip the other members."""
+        try:
+            archive = zipfile.ZipFile(staged.path)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise OrthancError(
+                ErrorCode.BAD_FILE_FORMAT, f"Cannot open ZIP archive: {error}"
+            ) from None
+        answers = []
+        with archive:
+            for index, member in enumerate(archive.infolist()):
+                if member.is_dir():
+                    continue
+                writer = self.new_upload()
+                try:
+                    with archive.open(member) as source:
+                        while chunk := source.read(1 << 20):
+                            writer.write(chunk)
+                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+                    writer.abort()
+                    logger.warning("Skipped unreadable ZIP member #%d: %s", index, error)
+                    continue
+                try:
+                    answers.append(self.store(writer.finish(), origin))
+                except OrthancError as error:
+                    if error.code != ErrorCode.BAD_FILE_FORMAT:
+                        raise
+                    logger.info("Skipped ZIP member #%d, not a DICOM instance: %s", index, error.details)
+        return answers
+
+    def _run_write(self, operation):  # type: ignore[no-untyped-def]
+        """Run a write transaction, retrying when a concurrent writer conflicts."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._write_session() as session:
+                    return operation(session)
+            except (IntegrityError, OperationalError) as error:
+                if attempt == WRITE_ATTEMPTS:
+                    logger.error("Write transaction failed %d times: %s", attempt, error)
+                    raise OrthancError(
+                        ErrorCode.DATABASE_CANNOT_SERIALIZE, "The index is busy, retry later"
+                    ) from None
+                logger.warning("Write transaction conflicted (attempt %d): %s", attempt, error)
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    def _exists(self, level: Level, public_id: str) -> bool:
+        with self.read_session() as session:
+            return queries.find_resource(session, level, public_id) is not None
+
+    # -- reading -----------------------------------------------------------
+
+    def _get(self, session: Session, level: Level, public_id: str) -> Resource:
+        resource = queries.find_resource(session, level, public_id)
+        if resource is None:
+            raise unknown_resource(level.type_name, public_id)
+        return resource
+
+    def get_resource(self, level: Level, public_id: str, full: bool = False) -> dict[str, Any]:
+        with self.read_session() as session:
+            resource = self._get(session, level, public_id)
+            return self._expand(session, [resource], full)[0]
+
+    def list_resources(
+        self,
+        level: Level,
+        expand: bool,
+        since: int | None,
+        limit: int | None,
+        full: bool = False,
+    ) -> list[Any]:
+        with self.read_session() as session:
+            if not expand:
+                return queries.list_public_ids(session, level, since, limit)
+            resources = queries.list_resources(session, level, since, limit)
+            return self._expand(session, resources, full)
+
+    def get_descendants(
+        self, level: Level, public_id: str, child_level: Level, full: bool = False
+    ) -> list[dict[str, Any]]:
+        with self.read_session() as session:
+            resource = self._get(session, level, public_id)
+            found = queries.descendants(session, resource, child_level)
+            return self._expand(session, found, full)
+
+    def get_ancestor(
+        self, level: Level, public_id: str, parent_level: Level, full: bool = False
+    ) -> dict[str, Any]:
+        with self.read_session() as session:
+            resource = self._get(session, level, public_id)
+            found = queries.ancestor(session, resource, parent_level)
+            return self._expand(session, [found], full)[0]
+
+    def _expand(self, session: Session, resources: list[Resource], full: bool) -> list[dict]:
+        return expand_resources(session, resources, self.settings.stable_age, full)
+
+    def instance_file(self, public_id: str) -> tuple[Path, str]:
+        """Return the path and UUID of an instance's DICOM file."""
+        with self.read_session() as session:
+            resource = self._get(session, Level.INSTANCE, public_id)
+            attachment = queries.dicom_attachments(session, [resource.id]).get(resource.id)
+        if attachment is None:
+            raise OrthancError(ErrorCode.INEXISTENT_FILE, f"Instance {public_id} has no file")
+        path = self.storage.path(attachment.uuid)
+        if not path.is_file():
+            logger.error("File %s of instance %s is missing", attachment.uuid, public_id)
+            raise OrthancError(
+                ErrorCode.INEXISTENT_FILE,
+                f"The file of instance {public_id} is missing from the storage area",
+            )
+        return path, attachment.uuid
+
+    # -- deleting ----------------------------------------------------------
+
+    def delete(self, level: Level, public_id: str) -> dict[str, Any]:
+        """Delete a resource; files are removed after the transaction commits."""
+        result = self._run_write(lambda session: updates.delete_resource(session, level, public_id))
+        if result is None:
+            raise unknown_resource(level.type_name, public_id)
+        for uuid in result.removed_uuids:
+            try:
+                self.storage.remove(uuid)
+            except OSError as error:
+                logger.error("Cannot remove file %s of deleted %s: %s", uuid, public_id, error)
+        logger.info(
+            "Deleted %s %s (%d files)", level.type_name.lower(), public_id, len(result.removed_uuids)
+        )
+        if result.remaining_ancestor is None:
+            return {"RemainingAncestor": None}
+        ancestor_level, ancestor_id = result.remaining_ancestor
+        return {
+            "RemainingAncestor": {
+                "ID": ancestor_id,
+                "Path": f"/{ancestor_level.plural}/{ancestor_id}",
+                "Type": ancestor_level.type_name,
+            }
+        }
+
+    # -- system ------------------------------------------------------------
+
+    def statistics(self) -> dict[str, Any]:
+        with self.read_session() as session:
+            counts = queries.count_by_level(session)
+            compressed, uncompressed = queries.total_sizes(session)
+        return {
+            "CountInstances": counts[Level.INSTANCE],
+            "CountPatients": counts[Level.PATIENT],
+            "CountSeries": counts[Level.SERIES],
+            "CountStudies": counts[Level.STUDY],
+            "TotalDiskSize": str(compressed),
+            "TotalDiskSizeMB": compressed // (1024 * 1024),
+            "TotalUncompressedSize": str(uncompressed),
+            "TotalUncompressedSizeMB": uncompressed // (1024 * 1024),
+        }

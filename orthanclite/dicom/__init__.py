@@ -1,0 +1,1 @@
+"""DICOM parsing, identifiers and value decoding (pydicom based, no I/O policy)."""

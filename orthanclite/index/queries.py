@@ -1,0 +1,162 @@
+"""Read side of the index: resources, relations, attachments and counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from orthanclite.dicom.levels import Level
+from orthanclite.index.models import DICOM_ATTACHMENT, Attachment, Resource
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    uuid: str
+    size: int
+    md5: str
+
+
+def find_resource(session: Session, level: Level, public_id: str) -> Resource | None:
+    """Return the resource of this level with this public identifier."""
+    return session.execute(
+        select(Resource).where(Resource.public_id == public_id, Resource.level == int(level))
+    ).scalar_one_or_none()
+
+
+def list_public_ids(
+    session: Session, level: Level, since: int | None = None, limit: int | None = None
+) -> list[str]:
+    """Return the identifiers of one level in insertion order, optionally paged."""
+    query = select(Resource.public_id).where(Resource.level == int(level)).order_by(Resource.id)
+    if limit is not None:
+        query = query.offset(max(since or 0, 0)).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def list_resources(
+    session: Session, level: Level, since: int | None = None, limit: int | None = None
+) -> list[Resource]:
+    query = select(Resource).where(Resource.level == int(level)).order_by(Resource.id)
+    if limit is not None:
+        query = query.offset(max(since or 0, 0)).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def children_public_ids(session: Session, parent_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Return the children of several resources, each list in insertion order."""
+    children: dict[int, list[str]] = defaultdict(list)
+    for parent_id, public_id in session.execute(
+        select(Resource.parent_id, Resource.public_id)
+        .where(Resource.parent_id.in_(parent_ids))
+        .order_by(Resource.id)
+    ):
+        children[parent_id].append(public_id)
+    return children
+
+
+def children_main_tags(session: Session, parent_ids: Sequence[int]) -> dict[int, list[dict]]:
+    """Return the main tags of the children of several resources."""
+    tags: dict[int, list[dict]] = defaultdict(list)
+    for parent_id, main_tags in session.execute(
+        select(Resource.parent_id, Resource.main_tags)
+        .where(Resource.parent_id.in_(parent_ids))
+        .order_by(Resource.id)
+    ):
+        tags[parent_id].append(main_tags)
+    return tags
+
+
+def public_ids_by_id(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    return dict(
+        session.execute(select(Resource.id, Resource.public_id).where(Resource.id.in_(ids))).all()
+    )
+
+
+def dicom_attachments(session: Session, instance_ids: Sequence[int]) -> dict[int, AttachmentInfo]:
+    """Return the DICOM attachment of several instances, by resource id."""
+    return {
+        row.resource_id: AttachmentInfo(row.uuid, row.uncompressed_size, row.uncompressed_md5)
+        for row in session.execute(
+            select(
+                Attachment.resource_id,
+                Attachment.uuid,
+                Attachment.uncompressed_size,
+                Attachment.uncompressed_md5,
+            ).where(
+                Attachment.resource_id.in_(instance_ids),
+                Attachment.content_type == DICOM_ATTACHMENT,
+            )
+        )
+    }
+
+
+def descendants(session: Session, resource: Resource, level: Level) -> list[Resource]:
+    """Return the resources of ``level`` below ``resource``, in insertion order."""
+    current = [resource.id]
+    depth = level - resource.level
+    query_level = Level(resource.level)
+    for _ in range(depth - 1):
+        query_level = Level(query_level + 1)
+        current = list(
+            session.execute(
+                select(Resource.id).where(Resource.parent_id.in_(current)).order_by(Resource.id)
+            ).scalars()
+        )
+    return list(
+        session.execute(
+            select(Resource).where(Resource.parent_id.in_(current)).order_by(Resource.id)
+        ).scalars()
+    )
+
+
+def ancestor(session: Session, resource: Resource, level: Level) -> Resource:
+    """Return the ancestor of ``resource`` at ``level`` (above it)."""
+    current = resource
+    while current.level > level:
+        parent = session.get(Resource, current.parent_id)
+        assert parent is not None, "a resource below the patient level has a parent"
+        current = parent
+    return current
+
+
+def count_by_level(session: Session) -> dict[Level, int]:
+    counts = dict.fromkeys(Level, 0)
+    for level, count in session.execute(
+        select(Resource.level, func.count()).group_by(Resource.level)
+    ):
+        counts[Level(level)] = count
+    return counts
+
+
+def total_sizes(session: Session) -> tuple[int, int]:
+    """Return the compressed and uncompressed sizes of all attachments."""
+    compressed, uncompressed = session.execute(
+        select(
+            func.coalesce(func.sum(Attachment.compressed_size), 0),
+            func.coalesce(func.sum(Attachment.uncompressed_size), 0),
+        )
+    ).one()
+    return int(compressed), int(uncompressed)
+
+
+def instance_attachment_sizes(session: Session, resource: Resource) -> tuple[int, int, int]:
+    """Return (instance count, compressed size, uncompressed size) below a resource."""
+    tree = select(Resource.id, Resource.level).where(Resource.id == resource.id).cte(
+        "tree", recursive=True
+    )
+    child = aliased(Resource)
+    tree = tree.union_all(
+        select(child.id, child.level).where(child.parent_id == tree.c.id)
+    )
+    count, compressed, uncompressed = session.execute(
+        select(
+            func.count(Attachment.id),
+            func.coalesce(func.sum(Attachment.compressed_size), 0),
+            func.coalesce(func.sum(Attachment.uncompressed_size), 0),
+        ).where(Attachment.resource_id.in_(select(tree.c.id)))
+    ).one()
+    return int(count), int(compressed), int(uncompressed)

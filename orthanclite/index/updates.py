@@ -1,0 +1,224 @@
+"""Write side of the index: add instances, delete resources, set metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from orthanclite.dicom.levels import Level
+from orthanclite.dicom.parsing import ParsedInstance
+from orthanclite.index.models import (
+    DICOM_ATTACHMENT,
+    Attachment,
+    Change,
+    DicomIdentifier,
+    Metadata,
+    Resource,
+)
+from orthanclite.index.normalize import normalize_identifier
+
+# Values indexed in dicom_identifiers for /tools/lookup, per level.
+IDENTIFIER_TAGS: dict[Level, tuple[tuple[str, int], ...]] = {
+    Level.PATIENT: (("PatientID", 0x00100020),),
+    Level.STUDY: (("StudyInstanceUID", 0x0020000D), ("AccessionNumber", 0x00080050)),
+    Level.SERIES: (("SeriesInstanceUID", 0x0020000E),),
+    Level.INSTANCE: (("SOPInstanceUID", 0x00080018),),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """The attachment written to the storage area for a new instance."""
+
+    uuid: str
+    size: int
+    md5: str
+
+
+@dataclass(slots=True)
+class AddResult:
+    """Outcome of adding an instance to the index."""
+
+    already_stored: bool
+    # Attachments that an overwritten instance no longer needs.
+    obsolete_uuids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DeleteResult:
+    """Outcome of deleting a resource: files to remove after commit."""
+
+    removed_uuids: list[str]
+    remaining_ancestor: tuple[Level, str] | None
+
+
+def add_instance(
+    session: Session,
+    parsed: ParsedInstance,
+    stored: StoredFile,
+    metadata: dict[str, str],
+    date: str,
+    timestamp: float,
+    overwrite: bool = False,
+) -> AddResult:
+    """Index a new instance, creating the patient, study and series it lacks.
+
+    Returns ``already_stored`` when the instance exists and ``overwrite`` is
+    false; nothing is written then.
+    """
+    ids = parsed.ids
+    obsolete: list[str] = []
+    existing = session.execute(
+        select(Resource.id).where(Resource.public_id == ids.instance)
+    ).scalar()
+    if existing is not None:
+        if not overwrite:
+            return AddResult(already_stored=True)
+        obsolete = _delete_subtree(session, existing)
+
+    known = dict(
+        session.execute(
+            select(Resource.public_id, Resource.id).where(
+                Resource.public_id.in_((ids.patient, ids.study, ids.series))
+            )
+        ).all()
+    )
+    changes: list[tuple[Level, int, str]] = []
+    parent_id: int | None = None
+    ancestors: list[int] = []
+    for level, public_id in (
+        (Level.PATIENT, ids.patient),
+        (Level.STUDY, ids.study),
+        (Level.SERIES, ids.series),
+    ):
+        if public_id in known:
+            parent_id = known[public_id]
+        else:
+            parent_id = _insert_resource(session, parsed, level, public_id, parent_id, date)
+            changes.append((level, parent_id, public_id))
+        ancestors.append(parent_id)
+
+    instance_id = _insert_resource(
+        session, parsed, Level.INSTANCE, ids.instance, parent_id, date
+    )
+    session.execute(
+        insert(Attachment).values(
+            resource_id=instance_id,
+            content_type=DICOM_ATTACHMENT,
+            uuid=stored.uuid,
+            compressed_size=stored.size,
+            uncompressed_size=stored.size,
+            compression=0,
+            compressed_md5=stored.md5,
+            uncompressed_md5=stored.md5,
+        )
+    )
+    if metadata:
+        session.execute(
+            insert(Metadata),
+            [
+                {"resource_id": instance_id, "name": name, "value": value}
+                for name, value in metadata.items()
+            ],
+        )
+    session.execute(
+        update(Resource)
+        .where(Resource.id.in_(ancestors))
+        .values(last_update=date, last_instance_time=timestamp)
+    )
+
+    # Orthanc logs the new instance first, then the new levels from the bottom up.
+    events = [(Level.INSTANCE, instance_id, ids.instance)] + changes[::-1]
+    session.execute(
+        insert(Change),
+        [
+            {
+                "change_type": "New" + level.type_name,
+                "resource_id": resource_id,
+                "level": int(level),
+                "public_id": public_id,
+                "date": date,
+            }
+            for level, resource_id, public_id in events
+        ],
+    )
+    return AddResult(already_stored=False, obsolete_uuids=obsolete)
+
+
+def _insert_resource(
+    session: Session,
+    parsed: ParsedInstance,
+    level: Level,
+    public_id: str,
+    parent_id: int | None,
+    date: str,
+) -> int:
+    tags = parsed.main_tags[level]
+    result = session.execute(
+        insert(Resource).values(
+            level=int(level),
+            public_id=public_id,
+            parent_id=parent_id,
+            main_tags=tags,
+            patient_tags=parsed.main_tags[Level.PATIENT] if level == Level.STUDY else None,
+            last_update=date,
+        )
+    )
+    resource_id = int(result.inserted_primary_key[0])
+    identifiers = [
+        {"resource_id": resource_id, "tag": tag, "value": normalize_identifier(tags[keyword])}
+        for keyword, tag in IDENTIFIER_TAGS[level]
+        if tags.get(keyword)
+    ]
+    if identifiers:
+        session.execute(insert(DicomIdentifier), identifiers)
+    return resource_id
+
+
+def delete_resource(session: Session, level: Level, public_id: str) -> DeleteResult | None:
+    """Delete a resource, its descendants and the ancestors left empty.
+
+    Returns None when the resource does not exist. The attachments of the
+    deleted rows are returned so that their files are removed after commit.
+    """
+    row = session.execute(
+        select(Resource.id, Resource.parent_id).where(
+            Resource.public_id == public_id, Resource.level == int(level)
+        )
+    ).first()
+    if row is None:
+        return None
+    removed = _delete_subtree(session, row.id)
+
+    remaining: tuple[Level, str] | None = None
+    parent_id = row.parent_id
+    while parent_id is not None:
+        has_child = session.execute(
+            select(Resource.id).where(Resource.parent_id == parent_id).limit(1)
+        ).first()
+        parent = session.execute(
+            select(Resource.level, Resource.public_id, Resource.parent_id).where(
+                Resource.id == parent_id
+            )
+        ).one()
+        if has_child is not None:
+            remaining = (Level(parent.level), parent.public_id)
+            break
+        removed += _delete_subtree(session, parent_id)
+        parent_id = parent.parent_id
+    return DeleteResult(removed_uuids=removed, remaining_ancestor=remaining)
+
+
+def _delete_subtree(session: Session, resource_id: int) -> list[str]:
+    """Delete a resource row (its descendants follow by cascade); return UUIDs."""
+    tree = select(Resource.id).where(Resource.id == resource_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(Resource.id).where(Resource.parent_id == tree.c.id))
+    uuids = list(
+        session.execute(
+            select(Attachment.uuid).where(Attachment.resource_id.in_(select(tree.c.id)))
+        ).scalars()
+    )
+    session.execute(delete(Resource).where(Resource.id == resource_id))
+    return uuids

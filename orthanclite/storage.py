@@ -1,0 +1,135 @@
+"""File storage area: one file per attachment, named by a random UUID.
+
+Files sit in two levels of folders named after the first four hex digits of
+their UUID (``ab/cd/abcd...``), as in Orthanc's storage area. New files are
+written in a staging folder and renamed into place, so a file in the storage
+tree is always complete. The staging folder is emptied at start-up, which
+removes what a crash left half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import uuid as uuid_module
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class FileStorage:
+    """The storage area below one root folder; knows nothing about DICOM."""
+
+    def __init__(self, root: Path, staging: Path, fsync: bool = True) -> None:
+        self.root = root
+        self.staging = staging
+        self.fsync = fsync
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir(parents=True, exist_ok=True)
+
+    def clear_staging(self) -> int:
+        """Remove the files left in the staging folder; return how many."""
+        count = 0
+        for entry in self.staging.iterdir():
+            try:
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                count += 1
+            except OSError as error:
+                logger.error("Cannot remove staged file %s: %s", entry, error)
+        return count
+
+    def new_staged_file(self) -> tuple[Path, int]:
+        """Create an empty file in the staging folder; return its path and fd."""
+        fd, name = tempfile.mkstemp(dir=self.staging, prefix="upload-")
+        return Path(name), fd
+
+    def path(self, uuid: str) -> Path:
+        """Return where the attachment ``uuid`` is stored."""
+        return self.root / uuid[0:2] / uuid[2:4] / uuid
+
+    def commit(self, staged: Path) -> str:
+        """Move a complete staged file into the storage tree; return its UUID.
+
+        The file is flushed to disk first (unless disabled), so that the index
+        never refers to a file that a power failure could leave empty.
+        """
+        if self.fsync:
+            fd = os.open(staged, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        uuid = str(uuid_module.uuid4())
+        target = self.path(uuid)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staged, target)
+        return uuid
+
+    def remove(self, uuid: str) -> None:
+        """Delete an attachment; a missing file is logged, not raised."""
+        target = self.path(uuid)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            logger.warning("Attachment %s was already missing from the storage area", uuid)
+            return
+        for folder in (target.parent, target.parent.parent):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+    def discard(self, staged: Path) -> None:
+        """Delete a staged file that will not be stored."""
+        try:
+            staged.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            logger.error("Cannot remove staged file %s: %s", staged, error)
+
+
+class StagedWriter:
+    """Writes an incoming file into the staging folder and hashes it.
+
+    Call ``write`` with successive chunks (from a worker thread: it blocks on
+    disk I/O), then ``finish`` to get the staged file.
+    """
+
+    def __init__(self, storage: FileStorage) -> None:
+        self.path, fd = storage.new_staged_file()
+        self._file = os.fdopen(fd, "wb")
+        self._md5 = hashlib.md5()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self._md5.update(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> StagedFile:
+        self._file.close()
+        return StagedFile(self.path, self.size, self._md5.hexdigest())
+
+    def abort(self) -> None:
+        self._file.close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """A complete file in the staging folder, with its size and MD5."""
+
+    path: Path
+    size: int
+    md5: str

@@ -1,0 +1,129 @@
+"""Test helpers: a real server process, pydicom test files and synthetic DICOM."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+REPO = Path(__file__).resolve().parents[1]
+PYDICOM_DATA = Path(pydicom.__file__).parent / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """An orthanclite server running in its own process on a loopback port."""
+
+    def __init__(self, data: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.data = data
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data.parent / f"server-{self.port}.log"
+        env = dict(os.environ, **(extra_env or {}))
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orthanclite",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data",
+                str(data),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_until_ready()
+
+    def _wait_until_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/system", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start in {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def pydicom_file(name: str) -> Path:
+    """Path of one of pydicom's test files (never downloaded)."""
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        raise FileNotFoundError(f"pydicom test file {name!r} is not installed")
+    return Path(path)
+
+
+def make_dicom(
+    patient_id: str | None = "PAT-1",
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    sop_uid: str | None = None,
+    **elements: object,
+) -> bytes:
+    """Build a small Secondary Capture instance without pixel data.
+
+    A ``None`` identifier leaves the element out; keyword arguments set
+    further elements by keyword.
+    """
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = sop_uid if sop_uid is not None else generate_uid()
+    ds.StudyInstanceUID = study_uid if study_uid is not None else generate_uid()
+    ds.SeriesInstanceUID = series_uid if series_uid is not None else generate_uid()
+    if patient_id is not None:
+        ds.PatientID = patient_id
+    ds.PatientName = "Test^Patient"
+    ds.Modality = "OT"
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        if (sop_uid, study_uid, series_uid)[
+            ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID").index(keyword)
+        ] == "":
+            del ds[keyword]
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", generate_uid())
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()
