@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from orthanclite.config import Settings
 from orthanclite.dicom.levels import Level
-from orthanclite.dicom.parsing import DicomDirectoryError, DicomParseError, parse_instance
+from orthanclite.dicom.parsing import (
+    DicomDirectoryError,
+    DicomParseError,
+    ParsedInstance,
+    parse_instance,
+    part10_header,
+)
 from orthanclite.errors import ErrorCode, OrthancError, unknown_resource
 from orthanclite.expansion import expand_resources
 from orthanclite.index import queries, updates
@@ -122,6 +128,8 @@ class ServerContext:
             raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
 
         ids = parsed.ids
+        if not parsed.has_file_meta:
+            staged = self._add_file_meta(staged, parsed)
         answer = {
             "ID": ids.instance,
             "ParentPatient": ids.patient,
@@ -182,6 +190,24 @@ class ServerContext:
             self.storage.remove(obsolete)
         logger.info("New instance stored: %s", ids.instance)
         return answer
+
+    def _add_file_meta(self, staged: StagedFile, parsed: ParsedInstance) -> StagedFile:
+        """Rewrite a bare dataset as a Part 10 file: header first, same dataset bytes."""
+        header = part10_header(parsed, parsed.main_tags[Level.INSTANCE]["SOPInstanceUID"])
+        writer = self.new_upload()
+        try:
+            writer.write(header)
+            with open(staged.path, "rb") as source:
+                while chunk := source.read(1 << 20):
+                    writer.write(chunk)
+            completed = writer.finish()
+        except BaseException:
+            writer.abort()
+            self.storage.discard(staged.path)
+            raise
+        self.storage.discard(staged.path)
+        logger.info("Added a File Meta header to instance %s", parsed.ids.instance)
+        return completed
 
     def store_zip(self, staged: StagedFile, origin: UploadOrigin) -> list[dict]:
         """Store every DICOM member of a ZIP archive; skip the other members."""

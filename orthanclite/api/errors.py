@@ -45,13 +45,14 @@ def error_response(request: Request, error: OrthancError) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Return the methods of every route whose path matches the request."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return [method for method in METHOD_ORDER if method in methods]
+    """Return the methods for which a route fully matches the request's path."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in METHOD_ORDER:
+        scope = dict(request.scope, method=method)
+        if any(route.matches(scope)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 async def handle_orthanc_error(request: Request, error: Exception) -> Response:

@@ -7,13 +7,15 @@ multi-frame file.
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import pydicom
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filewriter import write_file_meta_info
 from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
 
@@ -27,6 +29,8 @@ MEDIA_STORAGE_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+# UID under which orthanclite writes the File Meta of files it completes.
+IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1483.1"
 
 # Values larger than this are not loaded while parsing (only their bounds
 # are checked), so a huge private blob before the pixels costs no memory.
@@ -261,3 +265,21 @@ def _transfer_syntax(dataset: Dataset, file_meta: Dataset) -> str:
     if implicit:
         return IMPLICIT_VR_LITTLE_ENDIAN
     return EXPLICIT_VR_LITTLE_ENDIAN if little_endian is not False else EXPLICIT_VR_BIG_ENDIAN
+
+
+def part10_header(parsed: ParsedInstance, sop_instance_uid: str) -> bytes:
+    """Build the preamble, ``DICM`` prefix and File Meta group for a bare dataset.
+
+    Files written by old modalities sometimes hold a dataset alone; prefixing
+    this header makes them conformant Part 10 files with the same dataset.
+    """
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = parsed.sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = parsed.transfer_syntax
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = "ORTHANCLITE"
+    buffer = io.BytesIO()
+    buffer.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(buffer, meta, enforce_standard=True)
+    return buffer.getvalue()
