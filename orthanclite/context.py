@@ -46,7 +46,7 @@ WRITE_ATTEMPTS = 5
 
 @dataclass(frozen=True, slots=True)
 class UploadOrigin:
-    """Who sent an instance, recorded in its metadata."""
+    """Origin of an uploaded instance, recorded in its metadata."""
 
     remote_ip: str = ""
     username: str = ""
@@ -113,7 +113,7 @@ class ServerContext:
         return self.store(staged, origin)
 
     def store(self, staged: StagedFile, origin: UploadOrigin) -> dict[str, str]:
-        """Parse, write and index one DICOM file; return Orthanc's answer.
+        """Parse, write and index one DICOM file and return the upload result.
 
         The staged file is consumed: moved into the storage area or deleted.
         """

@@ -101,25 +101,27 @@ def make_dicom(
 ) -> bytes:
     """Build a small Secondary Capture instance without pixel data.
 
-    A ``None`` identifier leaves the element out; keyword arguments set
-    further elements by keyword.
+    A ``None`` UID is generated and an empty one leaves the element out.
+    Keyword arguments set further elements by keyword.
     """
     ds = Dataset()
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    ds.SOPInstanceUID = sop_uid if sop_uid is not None else generate_uid()
-    ds.StudyInstanceUID = study_uid if study_uid is not None else generate_uid()
-    ds.SeriesInstanceUID = series_uid if series_uid is not None else generate_uid()
+    identifiers = {
+        "SOPInstanceUID": sop_uid,
+        "StudyInstanceUID": study_uid,
+        "SeriesInstanceUID": series_uid,
+    }
+    for keyword, value in identifiers.items():
+        if value is None:
+            setattr(ds, keyword, generate_uid())
+        elif value:
+            setattr(ds, keyword, value)
     if patient_id is not None:
         ds.PatientID = patient_id
     ds.PatientName = "Test^Patient"
     ds.Modality = "OT"
     for keyword, value in elements.items():
         setattr(ds, keyword, value)
-    for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
-        if (sop_uid, study_uid, series_uid)[
-            ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID").index(keyword)
-        ] == "":
-            del ds[keyword]
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.MediaStorageSOPInstanceUID = ds.get("SOPInstanceUID", generate_uid())

@@ -51,7 +51,7 @@ class DicomDirectoryError(DicomParseError):
 
 @dataclass(slots=True)
 class ParsedInstance:
-    """What the index needs from one DICOM instance."""
+    """Identifiers, main tags and store metadata of one parsed DICOM instance."""
 
     ids: ResourceIds
     main_tags: dict[Level, dict[str, str]]

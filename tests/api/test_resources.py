@@ -17,7 +17,7 @@ def upload(client: httpx.Client, body: bytes) -> dict:
 
 
 def make_study(client: httpx.Client, patient_id: str = "PAT", series: int = 2, per_series: int = 2) -> list[dict]:
-    """Upload one study of several series; return the upload answers in order."""
+    """Upload one study of several series and return the upload results in order."""
     study_uid = f"1.2.3.{sum(map(ord, patient_id))}"
     answers = []
     for s in range(series):

@@ -12,7 +12,7 @@ import pytest
 from orthanclite.dicom.identifiers import ResourceIds, hash_identifier, is_public_id
 from orthanclite.dicom.parsing import DicomParseError, parse_instance
 
-# What Orthanc 1.10.1 answered to POST /instances for each pydicom test file.
+# Status and IDs returned by Orthanc 1.10.1 to POST /instances for each test file.
 ORTHANC_ANSWERS = json.loads(
     (Path(__file__).parents[1] / "data" / "orthanc_1.10.1_upload_answers.json").read_text()
 )
