@@ -13,6 +13,7 @@ from orthanclite import __version__
 from orthanclite.api import instances, resources, system
 from orthanclite.api.errors import register_error_handlers
 from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddleware
+from orthanclite.api.security import AccessControlMiddleware
 from orthanclite.config import Settings
 from orthanclite.context import ServerContext
 
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resources.router)
     app.add_middleware(GzipJSONMiddleware)
     app.add_middleware(NormalizePathMiddleware)
+    app.add_middleware(AccessControlMiddleware, settings=settings)
     return app

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from orthanclite import __version__
 from orthanclite.config import Settings
 from orthanclite.logs import configure_logging
+from orthanclite.orthanc_config import load_orthanc_config
 
 logger = logging.getLogger(__name__)
 
@@ -36,17 +40,72 @@ def build_parser() -> argparse.ArgumentParser:
         "--orthanc-version", help="Orthanc release reported by /system (default 1.10.1)"
     )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    serve.add_argument(
+        "--config",
+        type=Path,
+        help="Orthanc configuration file (JSON) whose supported options are applied",
+    )
+    serve.add_argument("--ssl-certfile", help="PEM certificate to serve HTTPS")
+    serve.add_argument("--ssl-keyfile", help="PEM private key, if not in the certificate")
     return parser
 
 
 def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
-    """Combine command-line options with ORTHANCLITE_* variables and defaults."""
-    overrides: dict[str, Any] = {
-        name: value
+    """Combine the settings sources, the first one winning.
+
+    The order is: command-line options, ORTHANCLITE_* variables, the Orthanc
+    configuration file, then the defaults.
+    """
+    values: dict[str, Any] = {}
+    config_path = getattr(arguments, "config", None)
+    if config_path is not None:
+        values = {
+            name: value
+            for name, value in load_orthanc_config(config_path).items()
+            if f"ORTHANCLITE_{name.upper()}" not in os.environ
+        }
+    values.update(
+        (name, value)
         for name, value in vars(arguments).items()
         if value is not None and name in Settings.model_fields
-    }
-    return Settings(**overrides)
+    )
+    return Settings(**values)
+
+
+def check_listening_address(settings: Settings) -> None:
+    """Refuse to serve other hosts without authentication, unless allowed.
+
+    Raises
+    ------
+    SystemExit
+        If the address is not a loopback one, no user is registered and
+        remote access without authentication was not allowed explicitly.
+    """
+    if is_loopback(settings.host):
+        return
+    if settings.authentication_required:
+        return
+    if settings.remote_access_allowed:
+        logger.warning(
+            "Listening on %s without authentication: anybody who reaches this port "
+            "can read and delete every instance",
+            settings.host,
+        )
+        return
+    raise SystemExit(
+        f"Refusing to listen on {settings.host} without authentication: register users "
+        "(ORTHANCLITE_REGISTERED_USERS or RegisteredUsers in --config), or set "
+        "ORTHANCLITE_REMOTE_ACCESS_ALLOWED=true to accept anybody"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def serve(settings: Settings) -> int:
@@ -55,8 +114,10 @@ def serve(settings: Settings) -> int:
     from orthanclite.app import create_app
 
     configure_logging(settings.log_level)
+    check_listening_address(settings)
     logger.info(
-        "Starting on http://%s:%d with data folder %s",
+        "Starting on %s://%s:%d with data folder %s",
+        "https" if settings.ssl_certfile else "http",
         settings.host,
         settings.port,
         settings.data.resolve(),
@@ -68,6 +129,9 @@ def serve(settings: Settings) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile or settings.ssl_certfile,
+        timeout_keep_alive=5,
     )
     return 0
 
@@ -75,7 +139,13 @@ def serve(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "serve":
-        return serve(settings_from_arguments(arguments))
+        try:
+            settings = settings_from_arguments(arguments)
+        except (ValueError, OSError) as error:
+            configure_logging()
+            logger.error("Invalid configuration: %s", error)
+            return 2
+        return serve(settings)
     return 2
 
 

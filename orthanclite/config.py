@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,20 +47,80 @@ class Settings(BaseSettings):
         True, description="Flush each stored file to disk before indexing it."
     )
     log_level: str = Field("INFO", description="Logging level of the server.")
+    remote_access_allowed: bool = Field(
+        False,
+        description="Accept clients from other hosts without authentication "
+        "(Orthanc's RemoteAccessAllowed).",
+    )
+    authentication_enabled: bool | None = Field(
+        None,
+        description="Require HTTP Basic credentials; unset means enabled when "
+        "users are registered (Orthanc's AuthenticationEnabled).",
+    )
+    registered_users: dict[str, str] = Field(
+        default_factory=dict,
+        description="User names and passwords for HTTP Basic authentication "
+        "(Orthanc's RegisteredUsers).",
+    )
+    ssl_certfile: Path | None = Field(
+        None, description="PEM certificate (may also hold the key) to serve HTTPS."
+    )
+    ssl_keyfile: Path | None = Field(
+        None, description="PEM private key, when not in the certificate file."
+    )
+    max_request_size: int = Field(
+        4 * 1024**3, ge=1, description="Largest request body accepted, in bytes."
+    )
+    body_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for the next part of a request body."
+    )
+    maximum_storage_size: int = Field(
+        0, ge=0, description="Storage quota in MB, 0 for none (Orthanc's MaximumStorageSize)."
+    )
+    maximum_patient_count: int = Field(
+        0, ge=0, description="Most patients kept, 0 for no limit (MaximumPatientCount)."
+    )
+    maximum_storage_mode: Literal["Recycle", "Reject"] = Field(
+        "Recycle",
+        description="When a quota is reached: delete the oldest unprotected "
+        "patients, or reject the upload.",
+    )
+
+    storage_directory: Path | None = Field(
+        None, description="Folder of the stored files; default: storage/ in the data folder."
+    )
+    index_directory: Path | None = Field(
+        None, description="Folder of the SQLite index; default: the data folder."
+    )
 
     @property
     def storage_dir(self) -> Path:
-        return self.data / "storage"
+        return self.storage_directory or self.data / "storage"
 
     @property
     def staging_dir(self) -> Path:
+        # Staged files are renamed into the storage tree, so they must live
+        # on the same file system: beside the tree, or inside a custom one.
+        if self.storage_directory:
+            return self.storage_directory / "staging"
         return self.data / "staging"
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data / 'index.sqlite').resolve()}"
+        folder = self.index_directory or self.data
+        return f"sqlite:///{(folder / 'index.sqlite').resolve()}"
+
+    @property
+    def authentication_required(self) -> bool:
+        if self.authentication_enabled is None:
+            return bool(self.registered_users)
+        return self.authentication_enabled
+
+    @property
+    def accepts_remote_clients(self) -> bool:
+        return self.remote_access_allowed or self.authentication_required
 
     @property
     def api_version(self) -> int:

@@ -71,6 +71,11 @@ class ServerContext:
         # SQLite has one writer at a time: serializing writers here keeps
         # "database is locked" away from clients.
         self._write_lock = threading.Lock()
+        self.quota = updates.Quota(
+            max_bytes=settings.maximum_storage_size * 1024 * 1024,
+            max_patients=settings.maximum_patient_count,
+            recycle=settings.maximum_storage_mode == "Recycle",
+        )
 
     def start(self) -> None:
         upgrade_schema(self.engine)
@@ -167,18 +172,27 @@ class ServerContext:
             ) from None
 
         stored = updates.StoredFile(uuid=uuid, size=staged.size, md5=staged.md5)
-        try:
-            result = self._run_write(
-                lambda session: updates.add_instance(
-                    session,
-                    parsed,
-                    stored,
-                    metadata,
-                    date,
-                    now.timestamp(),
-                    overwrite=self.settings.overwrite_instances,
-                )
+
+        def add(session: Session) -> updates.AddResult:
+            result = updates.add_instance(
+                session,
+                parsed,
+                stored,
+                metadata,
+                date,
+                now.timestamp(),
+                overwrite=self.settings.overwrite_instances,
             )
+            if self.quota.is_limited and not result.already_stored:
+                result.obsolete_uuids += updates.enforce_quota(session, self.quota, ids.patient)
+            return result
+
+        try:
+            result = self._run_write(add)
+        except updates.QuotaExceededError as error:
+            self.storage.remove(uuid)
+            logger.warning("Rejected instance %s: %s", ids.instance, error)
+            raise OrthancError(ErrorCode.FULL_STORAGE, str(error)) from None
         except BaseException:
             self.storage.remove(uuid)
             raise

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -31,10 +31,16 @@ def free_port() -> int:
 class ServerProcess:
     """An orthanclite server running in its own process on a loopback port."""
 
-    def __init__(self, data: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        extra_env: dict[str, str] | None = None,
+        extra_args: Sequence[str] = (),
+        scheme: str = "http",
+    ) -> None:
         self.data = data
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.log_path = data.parent / f"server-{self.port}.log"
         env = dict(os.environ, **(extra_env or {}))
         self._log = open(self.log_path, "wb")
@@ -48,6 +54,7 @@ class ServerProcess:
                 str(self.port),
                 "--data",
                 str(data),
+                *extra_args,
             ],
             cwd=REPO,
             env=env,
@@ -62,8 +69,9 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/system", timeout=1).status_code == 200:
-                    return
+                # Any answer will do: with authentication, /system answers 401.
+                httpx.get(self.url + "/system", timeout=1, verify=False)
+                return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)

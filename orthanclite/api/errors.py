@@ -25,21 +25,27 @@ logger = logging.getLogger(__name__)
 METHOD_ORDER = ("GET", "POST", "PUT", "DELETE")
 
 
-def error_response(request: Request, error: OrthancError) -> Response:
-    """Render an OrthancError as Orthanc's JSON error body."""
+def error_body(error: OrthancError, method: str, uri: str) -> dict[str, object]:
+    """Return Orthanc's JSON error body for an error raised by ``method uri``."""
     status = error.http_status
-    body = {
+    body: dict[str, object] = {
         "HttpError": http.HTTPStatus(status).phrase,
         "HttpStatus": status,
         "Message": error.code.description,
-        "Method": request.method,
+        "Method": method,
         "OrthancError": error.code.description,
         "OrthancStatus": error.code.number,
-        "Uri": request.url.path,
+        "Uri": uri,
     }
     if error.details:
         body["Details"] = error.details
-    response = json_response(body, status_code=status)
+    return body
+
+
+def error_response(request: Request, error: OrthancError) -> Response:
+    """Render an OrthancError as Orthanc's JSON error body."""
+    body = error_body(error, request.method, request.url.path)
+    response = json_response(body, status_code=error.http_status)
     response.headers.update(error.headers)
     return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 
@@ -46,14 +47,42 @@ async def upload_instances(request: Request, context: ContextDep) -> OrthancJSON
 
 
 async def receive_body(request: Request, context: ServerContext) -> StagedFile:
-    """Stream the request body into the staging folder, decompressing it if needed."""
+    """Stream the request body into the staging folder, decompressing it if needed.
+
+    Raises
+    ------
+    OrthancError
+        413 if the body (or its decompressed form) exceeds the size limit,
+        408 if the client stops sending for longer than the body timeout.
+    """
+    settings = context.settings
+    limit = settings.max_request_size
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
     decompressor = _decompressor(request.headers.get("content-encoding", ""))
     writer = await run_in_threadpool(context.new_upload)
     buffer = bytearray()
+    received = 0
+    chunks = request.stream().__aiter__()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), settings.body_timeout)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                logger.warning("Upload from %s timed out", request.client)
+                raise OrthancError(
+                    ErrorCode.TIMEOUT,
+                    f"No data received for {settings.body_timeout:g} s; the upload was dropped",
+                    headers={"Connection": "close"},
+                ) from None
             if decompressor is not None:
                 chunk = _decompress(decompressor, chunk)
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(limit)
             buffer += chunk
             if len(buffer) >= FLUSH_SIZE:
                 data = bytes(buffer)
@@ -71,6 +100,15 @@ async def receive_body(request: Request, context: ServerContext) -> StagedFile:
     except BaseException:
         await run_in_threadpool(writer.abort)
         raise
+
+
+def _too_large(limit: int) -> OrthancError:
+    return OrthancError(
+        ErrorCode.BAD_REQUEST,
+        f"The request body exceeds the limit of {limit} bytes (setting max_request_size)",
+        http_status=413,
+        headers={"Connection": "close"},
+    )
 
 
 def _decompressor(encoding: str) -> zlib._Decompress | None:  # type: ignore[name-defined]
@@ -101,6 +139,12 @@ def _decompress(decompressor, chunk: bytes) -> bytes:  # type: ignore[no-untyped
 async def _store_form(
     request: Request, context: ServerContext, origin: UploadOrigin
 ) -> dict | list[dict]:
+    limit = context.settings.max_request_size
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    # NOTE: a chunked form upload without Content-Length is not size-limited;
+    # Starlette spools each file part to a temporary file as it arrives.
     async with request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS) as form:
         uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if not uploads:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from orthanclite.dicom.levels import Level
@@ -175,6 +175,75 @@ def _insert_resource(
     if identifiers:
         session.execute(insert(DicomIdentifier), identifiers)
     return resource_id
+
+
+class QuotaExceededError(Exception):
+    """The new instance does not fit within the storage quotas."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """Storage limits; zero means no limit."""
+
+    max_bytes: int = 0
+    max_patients: int = 0
+    recycle: bool = True
+
+    @property
+    def is_limited(self) -> bool:
+        return self.max_bytes > 0 or self.max_patients > 0
+
+
+def enforce_quota(session: Session, quota: Quota, keep_patient: str) -> list[str]:
+    """Delete the oldest unprotected patients until the index fits the quota.
+
+    Patients are ordered by the time they last received an instance; the
+    patient ``keep_patient`` that has just received one is never deleted.
+    Returns the attachments to remove after commit.
+
+    Raises
+    ------
+    QuotaExceededError
+        If recycling is off, or nothing more can be deleted.
+    """
+    removed: list[str] = []
+    while _over_quota(session, quota):
+        if not quota.recycle:
+            raise QuotaExceededError("The storage quota is reached")
+        oldest = session.execute(
+            select(Resource.public_id)
+            .where(
+                Resource.level == int(Level.PATIENT),
+                Resource.is_protected.is_(False),
+                Resource.public_id != keep_patient,
+            )
+            .order_by(Resource.last_instance_time, Resource.id)
+            .limit(1)
+        ).scalar()
+        if oldest is None:
+            raise QuotaExceededError(
+                "The storage quota is reached and every other patient is protected"
+            )
+        result = delete_resource(session, Level.PATIENT, oldest)
+        assert result is not None, "the patient was just selected"
+        removed += result.removed_uuids
+    return removed
+
+
+def _over_quota(session: Session, quota: Quota) -> bool:
+    if quota.max_patients:
+        patients = session.execute(
+            select(func.count()).where(Resource.level == int(Level.PATIENT))
+        ).scalar_one()
+        if patients > quota.max_patients:
+            return True
+    if quota.max_bytes:
+        size = session.execute(
+            select(func.coalesce(func.sum(Attachment.compressed_size), 0))
+        ).scalar_one()
+        if size > quota.max_bytes:
+            return True
+    return False
 
 
 def delete_resource(session: Session, level: Level, public_id: str) -> DeleteResult | None:
