@@ -7,6 +7,7 @@ the HTTP layer calls it from worker threads.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -108,8 +109,11 @@ class ServerContext:
 
     def store_upload(self, staged: StagedFile, origin: UploadOrigin) -> dict | list[dict]:
         """Store a DICOM file or every DICOM file of a ZIP archive."""
-        with open(staged.path, "rb") as fp:
-            is_zip = fp.read(4) == ZIP_MAGIC
+        if staged.content is not None:
+            is_zip = staged.content.startswith(ZIP_MAGIC)
+        else:
+            with open(staged.path, "rb") as fp:
+                is_zip = fp.read(4) == ZIP_MAGIC
         if is_zip:
             try:
                 return self.store_zip(staged, origin)
@@ -123,8 +127,11 @@ class ServerContext:
         The staged file is consumed: moved into the storage area or deleted.
         """
         try:
-            with open(staged.path, "rb") as fp:
-                parsed = parse_instance(fp, staged.size)
+            if staged.content is not None:
+                parsed = parse_instance(io.BytesIO(staged.content), staged.size)
+            else:
+                with open(staged.path, "rb") as fp:
+                    parsed = parse_instance(fp, staged.size)
         except DicomDirectoryError as error:
             self.storage.discard(staged.path)
             raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
@@ -270,8 +277,8 @@ class ServerContext:
         raise AssertionError("unreachable")
 
     def _exists(self, level: Level, public_id: str) -> bool:
-        with self.read_session() as session:
-            return queries.find_resource(session, level, public_id) is not None
+        with self.engine.connect() as connection:
+            return queries.resource_exists(connection, level, public_id)
 
     # -- reading -----------------------------------------------------------
 

@@ -108,15 +108,21 @@ class StagedWriter:
         self._file = os.fdopen(fd, "wb")
         self._md5 = hashlib.md5()
         self.size = 0
+        self._first_chunk = b""
 
     def write(self, chunk: bytes) -> None:
+        if self.size == 0:
+            self._first_chunk = chunk
         self._file.write(chunk)
         self._md5.update(chunk)
         self.size += len(chunk)
 
     def finish(self) -> StagedFile:
         self._file.close()
-        return StagedFile(self.path, self.size, self._md5.hexdigest())
+        # A file written in one chunk is also kept in memory, so that parsing
+        # it does not read it back from disk.
+        content = self._first_chunk if len(self._first_chunk) == self.size else None
+        return StagedFile(self.path, self.size, self._md5.hexdigest(), content)
 
     def abort(self) -> None:
         self._file.close()
@@ -133,3 +139,4 @@ class StagedFile:
     path: Path
     size: int
     md5: str
+    content: bytes | None = None

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, aliased
 
 from orthanclite.dicom.levels import Level
@@ -25,6 +25,19 @@ def find_resource(session: Session, level: Level, public_id: str) -> Resource | 
     return session.execute(
         select(Resource).where(Resource.public_id == public_id, Resource.level == int(level))
     ).scalar_one_or_none()
+
+
+def resource_exists(connection: Connection, level: Level, public_id: str) -> bool:
+    """Tell whether a resource exists, with a plain connection (no ORM)."""
+    table = Resource.__table__
+    return (
+        connection.execute(
+            select(table.c.id).where(
+                table.c.public_id == public_id, table.c.level == int(level)
+            )
+        ).first()
+        is not None
+    )
 
 
 def list_public_ids(
