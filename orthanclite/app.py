@@ -30,11 +30,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(context.start)
         app.state.context = context
         logger.info(
-            "orthanclite %s started: data folder %s, index %s, REST API of Orthanc %s",
+            "orthanclite %s started: storage %s, index %s, REST API of Orthanc %s, "
+            "authentication %s, remote access %s, stable age %d s, overwrite %s, "
+            "quota %d MB / %d patients (%s)",
             __version__,
-            settings.data.resolve(),
+            settings.storage_dir.resolve(),
             context.engine.url.render_as_string(hide_password=True),
             settings.orthanc_version,
+            "on" if settings.authentication_required else "off",
+            "on" if settings.accepts_remote_clients else "off",
+            settings.stable_age,
+            settings.overwrite_instances,
+            settings.maximum_storage_size,
+            settings.maximum_patient_count,
+            settings.maximum_storage_mode,
         )
         try:
             yield
