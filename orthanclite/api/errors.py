@@ -47,7 +47,14 @@ def error_response(request: Request, error: OrthancError) -> Response:
 def allowed_methods(request: Request) -> list[str]:
     """Return the methods of every route whose path matches the request."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop()
+        # FastAPI keeps each included router whole, as ``original_router``.
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            routes.extend(included.routes)
+            continue
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
             methods.update(getattr(route, "methods", None) or ())
