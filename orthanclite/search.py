@@ -11,11 +11,10 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydicom
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
-from sqlalchemy.orm import Session
 
 from orthanclite.context import ServerContext
 from orthanclite.dicom.charset import python_encodings
@@ -27,7 +26,12 @@ from orthanclite.errors import ErrorCode, OrthancError
 from orthanclite.expansion import expand_resources
 from orthanclite.index import find as index_find
 from orthanclite.index.labels import check_label
+from orthanclite.index import queries
 from orthanclite.index.models import Resource
+from orthanclite.index.statistics import subtree_statistics
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -296,12 +300,32 @@ class Finder:
                     requested[keyword] = known[keyword]
                 else:
                     missing.append((tag, keyword))
+            if missing:
+                computed = _computed_tags(session, resource, [keyword for _, keyword in missing])
+                requested |= computed
+                missing = [(tag, keyword) for tag, keyword in missing if keyword not in computed]
             if missing and resource.id in files:
                 values = self._read_tags(files[resource.id], [tag for tag, _ in missing])
                 for tag, keyword in missing:
                     if tag in values:
                         requested[keyword] = values[tag]
             answer["RequestedTags"] = requested
+
+    def add_requested_tags(self, answers: Any, names: str) -> Any:
+        """Add ``RequestedTags`` to expanded resources, for ``?requestedTags=A;B``.
+
+        Answers that are not expanded resources (lists of IDs) are returned
+        unchanged, as Orthanc does.
+        """
+        tags = [parse_tag(name.strip()) for name in names.split(";") if name.strip()]
+        single = isinstance(answers, dict)
+        items = [answers] if single else answers
+        if not tags or not all(isinstance(item, dict) and "ID" in item for item in items):
+            return answers
+        with self.context.read_session() as session:
+            resources = index_find.resources_by_public_id(session, [item["ID"] for item in items])
+            self._add_requested_tags(session, resources, items, tags)
+        return items[0] if single else items
 
     def lookup(self, value: str) -> list[dict[str, str]]:
         value = value.strip()
@@ -313,6 +337,35 @@ class Finder:
             {"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.type_name}
             for level, public_id in found
         ]
+
+
+# Tags that Orthanc computes from the resources below a patient, study or series.
+_COUNT_TAGS = {
+    "NumberOfPatientRelatedStudies": (Level.PATIENT, Level.STUDY),
+    "NumberOfPatientRelatedSeries": (Level.PATIENT, Level.SERIES),
+    "NumberOfPatientRelatedInstances": (Level.PATIENT, Level.INSTANCE),
+    "NumberOfStudyRelatedSeries": (Level.STUDY, Level.SERIES),
+    "NumberOfStudyRelatedInstances": (Level.STUDY, Level.INSTANCE),
+    "NumberOfSeriesRelatedInstances": (Level.SERIES, Level.INSTANCE),
+}
+
+
+def _computed_tags(session: Session, resource: Resource, keywords: list[str]) -> dict[str, str]:
+    """Return the counts and ModalitiesInStudy that ``keywords`` ask for."""
+    level = Level(resource.level)
+    wanted = [k for k in keywords if _COUNT_TAGS.get(k, (None,))[0] == level]
+    values: dict[str, str] = {}
+    if wanted:
+        counts, _, _ = subtree_statistics(session, resource)
+        for keyword in wanted:
+            values[keyword] = str(counts[_COUNT_TAGS[keyword][1]])
+    if "ModalitiesInStudy" in keywords and level == Level.STUDY:
+        modalities = {
+            series.main_tags.get("Modality", "")
+            for series in queries.descendants(session, resource, Level.SERIES)
+        }
+        values["ModalitiesInStudy"] = "\\".join(sorted(m for m in modalities if m))
+    return values
 
 
 def _short_tags(answer: dict[str, Any]) -> dict[str, Any]:

@@ -208,6 +208,17 @@ def lookup(session: Session, value: str) -> list[tuple[Level, str]]:
     ]
 
 
+def resources_by_public_id(session: Session, public_ids: Sequence[str]) -> list[Resource]:
+    """Return the resources with these public identifiers, in the order given."""
+    found: dict[str, Resource] = {}
+    for start in range(0, len(public_ids), _CHUNK):
+        chunk = public_ids[start : start + _CHUNK]
+        query = select(Resource).where(Resource.public_id.in_(chunk))
+        for resource in session.execute(query).scalars():
+            found[resource.public_id] = resource
+    return [found[public_id] for public_id in public_ids]
+
+
 def public_ids(session: Session, ids: Sequence[int]) -> list[str]:
     """Return the public identifiers of these row ids, in the order given."""
     found: dict[int, str] = {}

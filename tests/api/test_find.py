@@ -353,3 +353,44 @@ def test_find_file_tags_stop_at_limit(client: httpx.Client) -> None:
     assert len(found) == 2
 
 
+
+
+def test_find_requested_computed_tags(archive: tuple[httpx.Client, dict]) -> None:
+    client, _ = archive
+    answer = find(
+        client,
+        "Study",
+        {"PatientID": "FIND-1"},
+        Expand=True,
+        RequestedTags=["ModalitiesInStudy", "NumberOfStudyRelatedInstances"],
+    ).json()
+    assert answer[0]["RequestedTags"] == {
+        "ModalitiesInStudy": "CT",
+        "NumberOfStudyRelatedInstances": "1",
+    }
+
+
+def test_requested_tags_on_resource(archive: tuple[httpx.Client, dict]) -> None:
+    client, ids = archive
+    answer = client.get(
+        f"/series/{ids['A']['Series']}?requestedTags=PatientID;StudyDate;PatientAge"
+    ).json()
+    assert answer["RequestedTags"] == {
+        "PatientAge": "040Y",
+        "PatientID": "FIND-1",
+        "StudyDate": "20120315",
+    }
+
+
+def test_requested_tags_on_expanded_list(archive: tuple[httpx.Client, dict]) -> None:
+    client, _ = archive
+    answer = client.get("/patients?expand&requestedTags=NumberOfPatientRelatedInstances").json()
+    assert [item["RequestedTags"] for item in answer] == [
+        {"NumberOfPatientRelatedInstances": "1"}
+    ] * 4
+
+
+def test_requested_tags_ignored_on_id_list(archive: tuple[httpx.Client, dict]) -> None:
+    client, ids = archive
+    answer = client.get("/patients?requestedTags=PatientID").json()
+    assert answer == [ids[name]["Patient"] for name in "ABCD"]
