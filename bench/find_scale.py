@@ -100,16 +100,31 @@ def measure(url: str, count: int, repeat: int) -> dict[str, dict]:
         return (i * 7919) % studies
 
     def find(query: dict, level: str = "Study"):  # type: ignore[no-untyped-def]
-        return lambda c, i: c.post("/tools/find", json={"Level": level, "Query": query(i)})
+        return lambda c, i: c.post(
+            "/tools/find", json={"Level": level, "Query": query(i)}
+        )
 
     cases = {
-        "find study by PatientID": find(lambda i: {"PatientID": f"BENCH{study(i):06d}"}),
-        "find study by PatientID, lower case": find(lambda i: {"PatientID": f"bench{study(i):06d}"}),
-        "find study by AccessionNumber": find(lambda i: {"AccessionNumber": f"ACC{study(i):07d}"}),
-        "find study by StudyInstanceUID": find(lambda i: {"StudyInstanceUID": f"{ROOT}.{study(i)}"}),
-        "find study by PatientName prefix": find(lambda i: {"PatientName": f"name{study(i) % 997}^giv*"}),
+        "find study by PatientID": find(
+            lambda i: {"PatientID": f"BENCH{study(i):06d}"}
+        ),
+        "find study by PatientID, lower case": find(
+            lambda i: {"PatientID": f"bench{study(i):06d}"}
+        ),
+        "find study by AccessionNumber": find(
+            lambda i: {"AccessionNumber": f"ACC{study(i):07d}"}
+        ),
+        "find study by StudyInstanceUID": find(
+            lambda i: {"StudyInstanceUID": f"{ROOT}.{study(i)}"}
+        ),
+        "find study by PatientName prefix": find(
+            lambda i: {"PatientName": f"name{study(i) % 997}^giv*"}
+        ),
         "find study by date range + PatientID": find(
-            lambda i: {"StudyDate": "20050101-20251231", "PatientID": f"BENCH{study(i):06d}"}
+            lambda i: {
+                "StudyDate": "20050101-20251231",
+                "PatientID": f"BENCH{study(i):06d}",
+            }
         ),
         "find instance by SOPInstanceUID": find(
             lambda i: {"SOPInstanceUID": f"{ROOT}.{study(i)}.1.3"}, "Instance"
@@ -122,7 +137,9 @@ def measure(url: str, count: int, repeat: int) -> dict[str, dict]:
     results = {}
     with httpx.Client(base_url=url, timeout=120) as client:
         last = client.get("/changes?last").json()["Last"]
-        cases["changes last page"] = lambda c, i: c.get(f"/changes?since={last - 100}&limit=100")
+        cases["changes last page"] = lambda c, i: c.get(
+            f"/changes?since={last - 100}&limit=100"
+        )
         for name, request in cases.items():
             results[name] = timed(client, repeat, request)
             print(f"  {name}: {results[name]}", file=sys.stderr, flush=True)
@@ -131,13 +148,23 @@ def measure(url: str, count: int, repeat: int) -> dict[str, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="base URL of the server under test")
-    parser.add_argument("--count", type=int, default=100_000, help="instances in the archive")
+    parser.add_argument(
+        "--url", required=True, help="base URL of the server under test"
+    )
+    parser.add_argument(
+        "--count", type=int, default=100_000, help="instances in the archive"
+    )
     parser.add_argument("--start", type=int, default=0, help="first instance to upload")
-    parser.add_argument("--workers", type=int, default=4, help="concurrent upload clients")
-    parser.add_argument("--repeat", type=int, default=200, help="requests per query kind")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="concurrent upload clients"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=200, help="requests per query kind"
+    )
     parser.add_argument("--skip-fill", action="store_true", help="measure only")
-    parser.add_argument("--fill-only", action="store_true", help="upload, do not measure")
+    parser.add_argument(
+        "--fill-only", action="store_true", help="upload, do not measure"
+    )
     arguments = parser.parse_args()
 
     report: dict = {"url": arguments.url, "count": arguments.count}
@@ -146,9 +173,7 @@ def main() -> int:
             fill(arguments.url, arguments.start, arguments.count, arguments.workers), 1
         )
     if not arguments.fill_only:
-        report["queries"] = measure(
-            arguments.url, arguments.count, arguments.repeat
-        )
+        report["queries"] = measure(arguments.url, arguments.count, arguments.repeat)
     print(json.dumps(report, indent=2))
     return 0
 

@@ -32,7 +32,9 @@ class ResourceInfo:
         """Count the resources below one resource and add up their file sizes."""
         with self.context.read_session() as session:
             resource = self._require(session, level, public_id)
-            counts, compressed, uncompressed = statistics.subtree_statistics(session, resource)
+            counts, compressed, uncompressed = statistics.subtree_statistics(
+                session, resource
+            )
         answer: dict[str, Any] = {}
         for lower in range(level + 1, Level.INSTANCE + 1):
             answer["Count" + Level(lower).plural.capitalize()] = counts[Level(lower)]
@@ -73,7 +75,9 @@ class ResourceInfo:
         with self.context.read_session() as session:
             return index_labels.all_labels(session)
 
-    def change_label(self, level: Level, public_id: str, label: str, attach: bool) -> None:
+    def change_label(
+        self, level: Level, public_id: str, label: str, attach: bool
+    ) -> None:
         """Attach or detach a label; detaching a missing label is no error."""
         index_labels.check_label(label)
 
@@ -98,11 +102,18 @@ class ResourceInfo:
             instances = queries.descendants(session, series, Level.INSTANCE)
             rows = [(r.public_id, dict(r.main_tags)) for r in instances]
         ordered, kind = _order_slices(rows)
-        answer: dict[str, Any] = {"Dicom": [], "Slices": [], "SlicesShort": [], "Type": kind}
+        answer: dict[str, Any] = {
+            "Dicom": [],
+            "Slices": [],
+            "SlicesShort": [],
+            "Type": kind,
+        }
         for instance_id, tags in ordered:
             frames = _frame_count(tags)
             answer["Dicom"].append(f"/instances/{instance_id}/file")
-            answer["Slices"] += [f"/instances/{instance_id}/frames/{n}" for n in range(frames)]
+            answer["Slices"] += [
+                f"/instances/{instance_id}/frames/{n}" for n in range(frames)
+            ]
             answer["SlicesShort"].append([instance_id, 0, frames])
         return answer
 
@@ -142,10 +153,10 @@ def _order_slices(rows: list[tuple[str, dict[str, str]]]) -> tuple[list, str]:
             row[0] * column[1] - row[1] * column[0],
         ]
         normal = normal or current
-        if any(abs(a - b) > 1e-4 for a, b in zip(normal, current)):
+        if any(abs(a - b) > 1e-4 for a, b in zip(normal, current, strict=True)):
             projections = []
             break
-        projections.append(sum(p * n for p, n in zip(position, normal)))
+        projections.append(sum(p * n for p, n in zip(position, normal, strict=True)))
     if projections and len(set(projections)) == len(projections):
         order = sorted(range(len(rows)), key=lambda i: projections[i])
         return [rows[i] for i in order], "Volume"

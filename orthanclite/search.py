@@ -1,4 +1,4 @@
-"""/tools/find and /tools/lookup: parse the request, query the index, answer.
+"""/tools/find and /tools/lookup: parse the request, query the index, respond.
 
 Constraints on main tags run in SQL (``index.find``); case-sensitive checks
 and tags that are not main tags are then checked in Python, the latter by
@@ -25,8 +25,8 @@ from orthanclite.dicom.values import element_string
 from orthanclite.errors import ErrorCode, OrthancError
 from orthanclite.expansion import expand_resources
 from orthanclite.index import find as index_find
-from orthanclite.index.labels import check_label
 from orthanclite.index import queries
+from orthanclite.index.labels import check_label
 from orthanclite.index.models import Resource
 from orthanclite.index.statistics import subtree_statistics
 
@@ -80,7 +80,10 @@ def main_tag_level(keyword: str, level: Level) -> Level | None:
 
 
 def _is_lower_level_tag(keyword: str, level: Level) -> bool:
-    return any(keyword in MAIN_TAGS[Level(lower)] for lower in range(level + 1, Level.INSTANCE + 1))
+    return any(
+        keyword in MAIN_TAGS[Level(lower)]
+        for lower in range(level + 1, Level.INSTANCE + 1)
+    )
 
 
 def _field(body: dict, name: str, kind: type, default: Any) -> Any:
@@ -89,10 +92,13 @@ def _field(body: dict, name: str, kind: type, default: Any) -> Any:
         raise OrthancError(ErrorCode.BAD_REQUEST, f'Field "{name}" should be a Boolean')
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise OrthancError(ErrorCode.BAD_REQUEST, f'Field "{name}" should be an integer')
+            raise OrthancError(
+                ErrorCode.BAD_REQUEST, f'Field "{name}" should be an integer'
+            )
         if value < 0:
             raise OrthancError(
-                ErrorCode.PARAMETER_OUT_OF_RANGE, f'Field "{name}" should be a positive integer'
+                ErrorCode.PARAMETER_OUT_OF_RANGE,
+                f'Field "{name}" should be a positive integer',
             )
     return value
 
@@ -112,17 +118,23 @@ def parse_find_request(body: Any) -> FindRequest:
         raise OrthancError(ErrorCode.BAD_REQUEST, "The body must contain a JSON object")
     level_name = body.get("Level")
     if not isinstance(level_name, str):
-        raise OrthancError(ErrorCode.BAD_REQUEST, 'Field "Level" is missing, or should be a string')
+        raise OrthancError(
+            ErrorCode.BAD_REQUEST, 'Field "Level" is missing, or should be a string'
+        )
     try:
         level = Level.from_name(level_name)
     except KeyError:
         raise OrthancError(
             ErrorCode.PARAMETER_OUT_OF_RANGE,
-            f"Unknown resource level {level_name!r}: use Patient, Study, Series or Instance",
+            f"Unknown resource level {level_name!r}: "
+            "use Patient, Study, Series or Instance",
         ) from None
     query = body.get("Query")
     if not isinstance(query, dict):
-        raise OrthancError(ErrorCode.BAD_REQUEST, 'Field "Query" is missing, or should be a JSON object')
+        raise OrthancError(
+            ErrorCode.BAD_REQUEST,
+            'Field "Query" is missing, or should be a JSON object',
+        )
 
     request = FindRequest(level=level)
     request.case_sensitive = _field(body, "CaseSensitive", bool, False)
@@ -132,7 +144,9 @@ def parse_find_request(body: Any) -> FindRequest:
     request.since = _field(body, "Since", int, 0)
     if "Limit" in body:
         request.limit = _field(body, "Limit", int, 0)
-    request.requested_tags = [parse_tag(name) for name in _string_list(body, "RequestedTags")]
+    request.requested_tags = [
+        parse_tag(name) for name in _string_list(body, "RequestedTags")
+    ]
 
     labels = _string_list(body, "Labels")
     mode = body.get("LabelsConstraint", "All")
@@ -149,7 +163,8 @@ def parse_find_request(body: Any) -> FindRequest:
     for name, pattern_text in query.items():
         if not isinstance(pattern_text, str):
             raise OrthancError(
-                ErrorCode.BAD_REQUEST, f'Tag "{name}" should be associated with a string'
+                ErrorCode.BAD_REQUEST,
+                f'Tag "{name}" should be associated with a string',
             )
         tag = parse_tag(name)
         try:
@@ -163,10 +178,14 @@ def parse_find_request(body: Any) -> FindRequest:
         if tag_level == Level.PATIENT and level >= Level.STUDY:
             # Orthanc matches patient tags on the study's own copy of them.
             request.main_constraints.append(
-                index_find.MainTagConstraint(Level.STUDY, keyword, pattern, patient_copy=True)
+                index_find.MainTagConstraint(
+                    Level.STUDY, keyword, pattern, patient_copy=True
+                )
             )
         elif tag_level is not None:
-            request.main_constraints.append(index_find.MainTagConstraint(tag_level, keyword, pattern))
+            request.main_constraints.append(
+                index_find.MainTagConstraint(tag_level, keyword, pattern)
+            )
         elif keyword and _is_lower_level_tag(keyword, level):
             # Orthanc matches nothing for a main tag of a level below the
             # requested one, such as Modality at the study level.
@@ -196,7 +215,9 @@ class Finder:
             if request.short:
                 answers = [_short_tags(answer) for answer in answers]
             if request.requested_tags:
-                self._add_requested_tags(session, resources, answers, request.requested_tags)
+                self._add_requested_tags(
+                    session, resources, answers, request.requested_tags
+                )
             return answers
 
     def _matching_ids(self, session: Session, request: FindRequest) -> list[int]:
@@ -230,12 +251,14 @@ class Finder:
                     if files_read > MAX_FILES_READ:
                         raise OrthancError(
                             ErrorCode.BAD_REQUEST,
-                            f"This query needs more than {MAX_FILES_READ} DICOM files to be "
-                            "read because it constrains tags that are not main tags: add a "
-                            "constraint on a main tag or a smaller Limit",
+                            f"This query needs more than {MAX_FILES_READ} DICOM files "
+                            "to be read because it constrains tags that are not main "
+                            "tags: add a constraint on a main tag or a smaller Limit",
                         )
                     uuid = files.get(candidate.id)
-                    if uuid is None or not self._file_matches(uuid, request.file_constraints):
+                    if uuid is None or not self._file_matches(
+                        uuid, request.file_constraints
+                    ):
                         continue
                 if skipped < request.since:
                     skipped += 1
@@ -246,7 +269,9 @@ class Finder:
         return matched
 
     @staticmethod
-    def _matches_main_tags(candidate: index_find.Candidate, request: FindRequest) -> bool:
+    def _matches_main_tags(
+        candidate: index_find.Candidate, request: FindRequest
+    ) -> bool:
         for constraint in request.main_constraints:
             tags = candidate.tags_by_source.get(constraint.source, {})
             if not constraint.pattern.matches(tags.get(constraint.keyword)):
@@ -263,7 +288,9 @@ class Finder:
         try:
             dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
         except (OSError, ValueError, EOFError) as error:
-            logger.warning("Cannot read stored file %s for /tools/find: %s", uuid, error)
+            logger.warning(
+                "Cannot read stored file %s for /tools/find: %s", uuid, error
+            )
             return {}
         encodings = python_encodings(dataset.get("SpecificCharacterSet"))
         values: dict[int, str] = {}
@@ -283,14 +310,14 @@ class Finder:
         answers: list[dict[str, Any]],
         tags: list[int],
     ) -> None:
-        """Add ``RequestedTags``: main tags of the resource and its ancestors, else file tags."""
+        """Add ``RequestedTags`` from main tags, computed counts, then file tags."""
         by_level = {resource.id: resource for resource in resources}
         files = {}
         for level in Level:
             ids = [r.id for r in resources if r.level == level]
             if ids:
                 files.update(index_find.first_instance_files(session, ids, level))
-        for resource, answer in zip(resources, answers):
+        for resource, answer in zip(resources, answers, strict=True):
             known = index_find.inherited_main_tags(session, by_level[resource.id])
             requested: dict[str, str] = {}
             missing = []
@@ -301,11 +328,19 @@ class Finder:
                 else:
                     missing.append((tag, keyword))
             if missing:
-                computed = _computed_tags(session, resource, [keyword for _, keyword in missing])
+                computed = _computed_tags(
+                    session, resource, [keyword for _, keyword in missing]
+                )
                 requested |= computed
-                missing = [(tag, keyword) for tag, keyword in missing if keyword not in computed]
+                missing = [
+                    (tag, keyword)
+                    for tag, keyword in missing
+                    if keyword not in computed
+                ]
             if missing and resource.id in files:
-                values = self._read_tags(files[resource.id], [tag for tag, _ in missing])
+                values = self._read_tags(
+                    files[resource.id], [tag for tag, _ in missing]
+                )
                 for tag, keyword in missing:
                     if tag in values:
                         requested[keyword] = values[tag]
@@ -314,16 +349,20 @@ class Finder:
     def add_requested_tags(self, answers: Any, names: str) -> Any:
         """Add ``RequestedTags`` to expanded resources, for ``?requestedTags=A;B``.
 
-        Answers that are not expanded resources (lists of IDs) are returned
+        Responses that are not expanded resources (lists of IDs) are returned
         unchanged, as Orthanc does.
         """
         tags = [parse_tag(name.strip()) for name in names.split(";") if name.strip()]
         single = isinstance(answers, dict)
         items = [answers] if single else answers
-        if not tags or not all(isinstance(item, dict) and "ID" in item for item in items):
+        if not tags or not all(
+            isinstance(item, dict) and "ID" in item for item in items
+        ):
             return answers
         with self.context.read_session() as session:
-            resources = index_find.resources_by_public_id(session, [item["ID"] for item in items])
+            resources = index_find.resources_by_public_id(
+                session, [item["ID"] for item in items]
+            )
             self._add_requested_tags(session, resources, items, tags)
         return items[0] if single else items
 
@@ -334,7 +373,11 @@ class Finder:
         with self.context.read_session() as session:
             found = index_find.lookup(session, value)
         return [
-            {"ID": public_id, "Path": f"/{level.plural}/{public_id}", "Type": level.type_name}
+            {
+                "ID": public_id,
+                "Path": f"/{level.plural}/{public_id}",
+                "Type": level.type_name,
+            }
             for level, public_id in found
         ]
 
@@ -350,7 +393,9 @@ _COUNT_TAGS = {
 }
 
 
-def _computed_tags(session: Session, resource: Resource, keywords: list[str]) -> dict[str, str]:
+def _computed_tags(
+    session: Session, resource: Resource, keywords: list[str]
+) -> dict[str, str]:
     """Return the counts and ModalitiesInStudy that ``keywords`` ask for."""
     level = Level(resource.level)
     wanted = [k for k in keywords if _COUNT_TAGS.get(k, (None,))[0] == level]

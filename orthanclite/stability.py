@@ -35,7 +35,9 @@ class StabilityMonitor:
         """Log the changes that are due now; return how many were logged."""
         cutoff = time.time() - self.stable_age
         return self.context._run_write(
-            lambda session: changes.log_stable_resources(session, cutoff, orthanc_date())
+            lambda session: changes.log_stable_resources(
+                session, cutoff, orthanc_date()
+            )
         )
 
     def _run(self) -> None:

@@ -8,8 +8,8 @@ Create Date: 2026-12-04
 import json
 
 import sqlalchemy as sa
-from alembic import op
 
+from alembic import op
 from orthanclite.dicom.levels import Level
 from orthanclite.index.search_values import identifier_rows
 
@@ -47,7 +47,9 @@ def upgrade() -> None:
         if rows:
             connection.execute(identifiers.insert(), rows)
     op.create_index(
-        "ix_dicom_identifiers_search", "dicom_identifiers", ["tag", "value", "resource_id"]
+        "ix_dicom_identifiers_search",
+        "dicom_identifiers",
+        ["tag", "value", "resource_id"],
     )
 
     op.create_table(
@@ -70,6 +72,8 @@ def _json(value):  # type: ignore[no-untyped-def]
 def downgrade() -> None:
     op.drop_table("labels")
     op.drop_index("ix_dicom_identifiers_search", "dicom_identifiers")
-    op.create_index("ix_dicom_identifiers_tag_value", "dicom_identifiers", ["tag", "value"])
+    op.create_index(
+        "ix_dicom_identifiers_tag_value", "dicom_identifiers", ["tag", "value"]
+    )
     with op.batch_alter_table("resources") as batch:
         batch.drop_column("stable_time")

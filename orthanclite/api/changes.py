@@ -35,7 +35,9 @@ async def stability_lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(
-    default_response_class=OrthancJSONResponse, tags=["Changes"], lifespan=stability_lifespan
+    default_response_class=OrthancJSONResponse,
+    tags=["Changes"],
+    lifespan=stability_lifespan,
 )
 
 
@@ -51,7 +53,9 @@ def _change_json(change: Change) -> dict[str, Any]:
     }
 
 
-def read_changes(context: ServerContext, since: int, limit: int, last: bool) -> dict[str, Any]:
+def read_changes(
+    context: ServerContext, since: int, limit: int, last: bool
+) -> dict[str, Any]:
     """Return one page of the change log in Orthanc's form."""
     with context.read_session() as session:
         if last:
@@ -64,19 +68,27 @@ def read_changes(context: ServerContext, since: int, limit: int, last: bool) -> 
             return {"Changes": [], "Done": False, "Last": changes.last_seq(session)}
         rows, done = changes.list_changes(session, since, limit)
         last_seq = rows[-1].seq if rows else changes.last_seq(session)
-        return {"Changes": [_change_json(row) for row in rows], "Done": done, "Last": last_seq}
+        return {
+            "Changes": [_change_json(row) for row in rows],
+            "Done": done,
+            "Last": last_seq,
+        }
 
 
 @router.get("/changes")
 async def get_changes(request: Request, context: ContextDep) -> OrthancJSONResponse:
-    """List the changes after ``since`` (``limit`` at most, 100 by default), or the last one."""
+    """List the changes after ``since``, ``limit`` at most (100 by default).
+
+    With ``?last``, list only the last change.
+    """
     since = integer_argument(request, "since") or 0
     limit = integer_argument(request, "limit")
     if limit is None:
         limit = DEFAULT_LIMIT
     if limit < 0:
         raise OrthancError(
-            ErrorCode.PARAMETER_OUT_OF_RANGE, f'Argument "limit" must not be negative, got {limit}'
+            ErrorCode.PARAMETER_OUT_OF_RANGE,
+            f'Argument "limit" must not be negative, got {limit}',
         )
     answer = await run_in_threadpool(
         read_changes, context, since, min(limit, MAX_LIMIT), has_flag(request, "last")

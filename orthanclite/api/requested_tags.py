@@ -11,7 +11,9 @@ from orthanclite.context import ServerContext
 from orthanclite.search import Finder
 
 
-async def with_requested_tags(request: Request, context: ServerContext, answer: Any) -> Any:
+async def with_requested_tags(
+    request: Request, context: ServerContext, answer: Any
+) -> Any:
     """Add ``RequestedTags`` to expanded resources when the request names tags."""
     names = request.query_params.get("requestedTags")
     if not names:

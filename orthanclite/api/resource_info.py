@@ -23,7 +23,9 @@ _BOOLEANS = {"0": False, "false": False, "1": True, "true": True}
 
 def _unknown_patient(public_id: str) -> OrthancError:
     # Orthanc answers 400 "Parameter out of range" here, not 404.
-    return OrthancError(ErrorCode.PARAMETER_OUT_OF_RANGE, f"No patient with ID {public_id!r}")
+    return OrthancError(
+        ErrorCode.PARAMETER_OUT_OF_RANGE, f"No patient with ID {public_id!r}"
+    )
 
 
 @router.get("/patients/{id}/protected", tags=["Patients"])
@@ -41,9 +43,12 @@ async def set_protected(id: str, request: Request, context: ContextDep) -> Respo
     text = (await request.body()).decode("utf-8", errors="replace").strip().lower()
     if text not in _BOOLEANS:
         raise OrthancError(
-            ErrorCode.BAD_FILE_FORMAT, f"Boolean value expected (0, 1, true or false), got {text!r}"
+            ErrorCode.BAD_FILE_FORMAT,
+            f"Boolean value expected (0, 1, true or false), got {text!r}",
         )
-    if not await run_in_threadpool(ResourceInfo(context).set_protected, id, _BOOLEANS[text]):
+    if not await run_in_threadpool(
+        ResourceInfo(context).set_protected, id, _BOOLEANS[text]
+    ):
         raise _unknown_patient(id)
     return plain_text("")
 
@@ -51,11 +56,15 @@ async def set_protected(id: str, request: Request, context: ContextDep) -> Respo
 @router.get("/series/{id}/ordered-slices", tags=["Series"])
 async def get_ordered_slices(id: str, context: ContextDep) -> OrthancJSONResponse:
     """List the frames of a series in spatial order, or by instance number."""
-    return json_response(await run_in_threadpool(ResourceInfo(context).ordered_slices, id))
+    return json_response(
+        await run_in_threadpool(ResourceInfo(context).ordered_slices, id)
+    )
 
 
 def _statistics(level: Level) -> Callable[..., Any]:
-    async def get_resource_statistics(id: str, context: ContextDep) -> OrthancJSONResponse:
+    async def get_resource_statistics(
+        id: str, context: ContextDep
+    ) -> OrthancJSONResponse:
         answer = await run_in_threadpool(ResourceInfo(context).statistics, level, id)
         return json_response(answer)
 
@@ -65,7 +74,9 @@ def _statistics(level: Level) -> Callable[..., Any]:
 
 def _labels(level: Level) -> Callable[..., Any]:
     async def get_labels(id: str, context: ContextDep) -> OrthancJSONResponse:
-        return json_response(await run_in_threadpool(ResourceInfo(context).labels, level, id))
+        return json_response(
+            await run_in_threadpool(ResourceInfo(context).labels, level, id)
+        )
 
     get_labels.__doc__ = f"List the labels of one {level.type_name.lower()}."
     return get_labels
@@ -73,7 +84,9 @@ def _labels(level: Level) -> Callable[..., Any]:
 
 def _change_label(level: Level, attach: bool) -> Callable[..., Any]:
     async def change_label(id: str, label: str, context: ContextDep) -> Response:
-        await run_in_threadpool(ResourceInfo(context).change_label, level, id, label, attach)
+        await run_in_threadpool(
+            ResourceInfo(context).change_label, level, id, label, attach
+        )
         return plain_text("")
 
     verb = "Attach a label to" if attach else "Detach a label from"
@@ -84,11 +97,21 @@ def _change_label(level: Level, attach: bool) -> Callable[..., Any]:
 for _level in Level:
     _tag = _level.plural.capitalize()
     _base = f"/{_level.plural}/{{id}}"
-    router.add_api_route(f"{_base}/statistics", _statistics(_level), methods=["GET"], tags=[_tag])
-    router.add_api_route(f"{_base}/labels", _labels(_level), methods=["GET"], tags=[_tag])
     router.add_api_route(
-        f"{_base}/labels/{{label}}", _change_label(_level, True), methods=["PUT"], tags=[_tag]
+        f"{_base}/statistics", _statistics(_level), methods=["GET"], tags=[_tag]
     )
     router.add_api_route(
-        f"{_base}/labels/{{label}}", _change_label(_level, False), methods=["DELETE"], tags=[_tag]
+        f"{_base}/labels", _labels(_level), methods=["GET"], tags=[_tag]
+    )
+    router.add_api_route(
+        f"{_base}/labels/{{label}}",
+        _change_label(_level, True),
+        methods=["PUT"],
+        tags=[_tag],
+    )
+    router.add_api_route(
+        f"{_base}/labels/{{label}}",
+        _change_label(_level, False),
+        methods=["DELETE"],
+        tags=[_tag],
     )

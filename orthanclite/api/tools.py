@@ -34,7 +34,7 @@ UID_ROOTS = {
 
 
 def plain_text(text: str) -> Response:
-    """Answer ``text/plain`` without a charset, as Orthanc does."""
+    """Build a ``text/plain`` response without a charset, as Orthanc sends."""
     return Response(text.encode(), headers={"Content-Type": "text/plain"})
 
 
@@ -43,7 +43,9 @@ async def _json_body(request: Request) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise OrthancError(ErrorCode.BAD_REQUEST, "The body must contain a JSON object") from None
+        raise OrthancError(
+            ErrorCode.BAD_REQUEST, "The body must contain a JSON object"
+        ) from None
 
 
 def _route_paths(routes: list) -> Iterator[str]:
@@ -75,7 +77,9 @@ async def find_resources(request: Request, context: ContextDep) -> OrthancJSONRe
 
 
 @router.post("/tools/lookup")
-async def lookup_identifier(request: Request, context: ContextDep) -> OrthancJSONResponse:
+async def lookup_identifier(
+    request: Request, context: ContextDep
+) -> OrthancJSONResponse:
     """Find the resources whose PatientID or UID equals the body, ignoring case."""
     value = (await request.body()).decode("utf-8", errors="replace")
     return json_response(await run_in_threadpool(Finder(context).lookup, value))
@@ -132,9 +136,12 @@ async def bulk_delete(request: Request, context: ContextDep) -> OrthancJSONRespo
     """Delete several resources of any level; unknown identifiers are skipped."""
     body = await _json_body(request)
     resources = body.get("Resources") if isinstance(body, dict) else None
-    if not isinstance(resources, list) or not all(isinstance(item, str) for item in resources):
+    if not isinstance(resources, list) or not all(
+        isinstance(item, str) for item in resources
+    ):
         raise OrthancError(
-            ErrorCode.BAD_REQUEST, 'Field "Resources" is missing, or should be a list of strings'
+            ErrorCode.BAD_REQUEST,
+            'Field "Resources" is missing, or should be a list of strings',
         )
     await run_in_threadpool(_delete_many, context, resources)
     return json_response({})

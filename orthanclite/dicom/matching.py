@@ -19,7 +19,9 @@ from pydicom.datadict import dictionary_VR
 # VRs on which PS3.4 C.2.2.2.4 allows wildcard matching; Orthanc rejects
 # wildcards on the others (UIDs, dates, numbers, ages) with a 400. UN covers
 # private tags, whose VR the dictionary does not know.
-WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT", "UN"})
+WILDCARD_VRS = frozenset(
+    {"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT", "UN"}
+)
 # VRs on which a hyphen is a range operator; elsewhere it is a literal.
 RANGE_VRS = frozenset({"DA", "DT", "TM"})
 
@@ -101,12 +103,13 @@ def parse_pattern(tag: int, pattern: str, case_sensitive: bool) -> ValuePattern 
     for part in pattern.split("\\"):
         if vr in RANGE_VRS and "-" in part:
             low, _, high = part.partition("-")
-            alternatives.append(Alternative("range", low=low.strip(), high=high.strip()))
+            alternatives.append(
+                Alternative("range", low=low.strip(), high=high.strip())
+            )
         elif "*" in part or "?" in part:
             if vr not in WILDCARD_VRS:
-                raise InvalidPattern(
-                    f"Wildcards are not allowed on tag {tag >> 16:04x},{tag & 0xFFFF:04x}"
-                )
+                tag_text = f"{tag >> 16:04x},{tag & 0xFFFF:04x}"
+                raise InvalidPattern(f"Wildcards are not allowed on tag {tag_text}")
             alternatives.append(Alternative("wildcard", text=part))
         else:
             alternatives.append(Alternative("equal", text=part))

@@ -16,7 +16,10 @@ def list_changes(session: Session, since: int, limit: int) -> tuple[list[Change]
     """
     rows = list(
         session.execute(
-            select(Change).where(Change.seq > since).order_by(Change.seq).limit(limit + 1)
+            select(Change)
+            .where(Change.seq > since)
+            .order_by(Change.seq)
+            .limit(limit + 1)
         ).scalars()
     )
     return rows[:limit], len(rows) <= limit
@@ -27,17 +30,22 @@ def last_change(session: Session) -> Change | None:
 
 
 def last_seq(session: Session) -> int:
-    return int(session.execute(select(func.coalesce(func.max(Change.seq), 0))).scalar_one())
+    return int(
+        session.execute(select(func.coalesce(func.max(Change.seq), 0))).scalar_one()
+    )
 
 
 def log_stable_resources(session: Session, cutoff: float, date: str) -> int:
-    """Log StableSeries, StableStudy and StablePatient for resources quiet since ``cutoff``.
+    """Log StableSeries, StableStudy and StablePatient for quiet resources.
 
-    A resource is due when no instance arrived below it after ``cutoff`` and
+    A resource is due when no instance arrived below it after ``cutoff``
+    (a time in seconds since the epoch) and
     no Stable* change was logged for its last arrival. Returns the count.
     """
     due = session.execute(
-        select(Resource.id, Resource.level, Resource.public_id, Resource.last_instance_time)
+        select(
+            Resource.id, Resource.level, Resource.public_id, Resource.last_instance_time
+        )
         .where(
             Resource.level < int(Level.INSTANCE),
             Resource.last_instance_time <= cutoff,

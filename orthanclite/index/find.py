@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session, aliased
 
 from orthanclite.dicom.levels import Level
 from orthanclite.dicom.matching import Alternative, ValuePattern, fold_case
-from orthanclite.index.models import DICOM_ATTACHMENT, Attachment, DicomIdentifier, Label, Resource
+from orthanclite.index.models import (
+    DICOM_ATTACHMENT,
+    Attachment,
+    DicomIdentifier,
+    Label,
+    Resource,
+)
 
 # Tags that /tools/lookup searches, with their level.
 LOOKUP_TAGS = {
@@ -78,7 +84,9 @@ def find_candidates(
     and ``since``/``limit`` are left to the caller, who filters further.
     """
     chain = {level: aliased(Resource, name="found")}
-    for upper in range(level - 1, min((c.level for c in constraints), default=level) - 1, -1):
+    for upper in range(
+        level - 1, min((c.level for c in constraints), default=level) - 1, -1
+    ):
         chain[Level(upper)] = aliased(Resource, name=f"up{upper}")
 
     columns: list = [chain[level].id]
@@ -90,7 +98,8 @@ def find_candidates(
     query: Select = select(*columns).where(chain[level].level == int(level))
     for upper in range(level - 1, min(chain) - 1, -1):
         query = query.join(
-            chain[Level(upper)], chain[Level(upper)].id == chain[Level(upper + 1)].parent_id
+            chain[Level(upper)],
+            chain[Level(upper)].id == chain[Level(upper + 1)].parent_id,
         )
     for constraint in constraints:
         query = query.where(chain[constraint.level].id.in_(_matching_ids(constraint)))
@@ -118,7 +127,9 @@ def _matching_ids(constraint: MainTagConstraint) -> Select:
     )
 
 
-def _alternative_condition(alternative: Alternative, pattern: ValuePattern) -> ColumnElement:
+def _alternative_condition(
+    alternative: Alternative, pattern: ValuePattern
+) -> ColumnElement:
     value = DicomIdentifier.value
 
     def fold(text: str) -> str:
@@ -145,7 +156,9 @@ def _alternative_condition(alternative: Alternative, pattern: ValuePattern) -> C
     return condition
 
 
-def _label_condition(resource_id: ColumnElement, labels: LabelConstraint) -> ColumnElement:
+def _label_condition(
+    resource_id: ColumnElement, labels: LabelConstraint
+) -> ColumnElement:
     if labels.mode == "All":
         return and_(
             *(
@@ -168,16 +181,25 @@ def resources_by_id(session: Session, ids: Sequence[int]) -> list[Resource]:
     found: dict[int, Resource] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        for resource in session.execute(select(Resource).where(Resource.id.in_(chunk))).scalars():
+        for resource in session.execute(
+            select(Resource).where(Resource.id.in_(chunk))
+        ).scalars():
             found[resource.id] = resource
     return [found[resource_id] for resource_id in ids if resource_id in found]
 
 
-def first_instance_files(session: Session, resource_ids: Sequence[int], level: Level) -> dict[int, str]:
+def first_instance_files(
+    session: Session, resource_ids: Sequence[int], level: Level
+) -> dict[int, str]:
     """Return the attachment UUID of the first instance below each resource."""
-    chain = [aliased(Resource, name=f"down{depth}") for depth in range(Level.INSTANCE - level + 1)]
-    query = select(chain[0].id, func.min(chain[-1].id)).where(chain[0].id.in_(resource_ids))
-    for parent, child in zip(chain, chain[1:]):
+    chain = [
+        aliased(Resource, name=f"down{depth}")
+        for depth in range(Level.INSTANCE - level + 1)
+    ]
+    query = select(chain[0].id, func.min(chain[-1].id)).where(
+        chain[0].id.in_(resource_ids)
+    )
+    for parent, child in zip(chain, chain[1:], strict=False):
         query = query.join(child, child.parent_id == parent.id)
     first = dict(session.execute(query.group_by(chain[0].id)).all())
     uuids = dict(
@@ -188,7 +210,11 @@ def first_instance_files(session: Session, resource_ids: Sequence[int], level: L
             )
         ).all()
     )
-    return {resource_id: uuids[instance] for resource_id, instance in first.items() if instance in uuids}
+    return {
+        resource_id: uuids[instance]
+        for resource_id, instance in first.items()
+        if instance in uuids
+    }
 
 
 def lookup(session: Session, value: str) -> list[tuple[Level, str]]:
@@ -208,7 +234,9 @@ def lookup(session: Session, value: str) -> list[tuple[Level, str]]:
     ]
 
 
-def resources_by_public_id(session: Session, public_ids: Sequence[str]) -> list[Resource]:
+def resources_by_public_id(
+    session: Session, public_ids: Sequence[str]
+) -> list[Resource]:
     """Return the resources with these public identifiers, in the order given."""
     found: dict[str, Resource] = {}
     for start in range(0, len(public_ids), _CHUNK):
@@ -239,7 +267,9 @@ def inherited_main_tags(session: Session, resource: Resource) -> dict[str, str]:
     while current is not None:
         tags = dict(current.main_tags) | tags
         if current.level == Level.STUDY:
-            # The study's copy of the patient tags wins, as in its answers.
+            # The study's copy of the patient tags wins, as in its JSON form.
             return dict(current.patient_tags or {}) | tags
-        current = session.get(Resource, current.parent_id) if current.parent_id else None
+        current = (
+            session.get(Resource, current.parent_id) if current.parent_id else None
+        )
     return tags

@@ -26,7 +26,9 @@ def check_label(label: str) -> None:
 def add_label(session: Session, resource_id: int, label: str) -> None:
     """Attach a label; attaching it twice has no effect."""
     exists = session.execute(
-        select(Label.label).where(Label.resource_id == resource_id, Label.label == label)
+        select(Label.label).where(
+            Label.resource_id == resource_id, Label.label == label
+        )
     ).first()
     if exists is None:
         session.execute(insert(Label).values(resource_id=resource_id, label=label))
@@ -42,11 +44,15 @@ def resource_labels(session: Session, resource_id: int) -> list[str]:
     """Return the labels of one resource, sorted."""
     return list(
         session.execute(
-            select(Label.label).where(Label.resource_id == resource_id).order_by(Label.label)
+            select(Label.label)
+            .where(Label.resource_id == resource_id)
+            .order_by(Label.label)
         ).scalars()
     )
 
 
 def all_labels(session: Session) -> list[str]:
     """Return every label in use, sorted."""
-    return list(session.execute(select(Label.label).distinct().order_by(Label.label)).scalars())
+    return list(
+        session.execute(select(Label.label).distinct().order_by(Label.label)).scalars()
+    )

@@ -36,12 +36,18 @@ def identifier_rows(
     rows = []
     pairs = [(keyword, tags.get(keyword)) for keyword in MAIN_TAGS[level]]
     if patient_tags is not None:
-        pairs += [(keyword, patient_tags.get(keyword)) for keyword in MAIN_TAGS[Level.PATIENT]]
+        pairs += [
+            (keyword, patient_tags.get(keyword)) for keyword in MAIN_TAGS[Level.PATIENT]
+        ]
     for keyword, value in pairs:
         if value is None:
             continue
         tag = tag_for_keyword(keyword)
         rows.append(
-            {"resource_id": resource_id, "tag": tag, "value": fold_case(tag_vr(tag), value)}
+            {
+                "resource_id": resource_id,
+                "tag": tag,
+                "value": fold_case(tag_vr(tag), value),
+            }
         )
     return rows

@@ -9,13 +9,19 @@ from orthanclite.dicom.levels import Level
 from orthanclite.index.models import Attachment, Resource
 
 
-def subtree_statistics(session: Session, resource: Resource) -> tuple[dict[Level, int], int, int]:
+def subtree_statistics(
+    session: Session, resource: Resource
+) -> tuple[dict[Level, int], int, int]:
     """Return the descendants per level and the compressed and uncompressed sizes."""
-    tree = select(Resource.id, Resource.level).where(Resource.id == resource.id).cte(
-        "tree", recursive=True
+    tree = (
+        select(Resource.id, Resource.level)
+        .where(Resource.id == resource.id)
+        .cte("tree", recursive=True)
     )
     child = aliased(Resource)
-    tree = tree.union_all(select(child.id, child.level).where(child.parent_id == tree.c.id))
+    tree = tree.union_all(
+        select(child.id, child.level).where(child.parent_id == tree.c.id)
+    )
     counts = dict.fromkeys(Level, 0)
     for level, count in session.execute(
         select(tree.c.level, func.count()).group_by(tree.c.level)
@@ -32,5 +38,7 @@ def subtree_statistics(session: Session, resource: Resource) -> tuple[dict[Level
 
 def set_protected(session: Session, resource_id: int, protected: bool) -> None:
     session.execute(
-        update(Resource).where(Resource.id == resource_id).values(is_protected=protected)
+        update(Resource)
+        .where(Resource.id == resource_id)
+        .values(is_protected=protected)
     )

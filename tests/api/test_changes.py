@@ -32,7 +32,12 @@ def test_changes_empty(client: httpx.Client) -> None:
 def test_changes_new_instance_order(client: httpx.Client) -> None:
     answer = client.post("/instances", content=make_dicom("CH-1")).json()
     changes = client.get("/changes").json()
-    assert change_types(changes) == ["NewInstance", "NewSeries", "NewStudy", "NewPatient"]
+    assert change_types(changes) == [
+        "NewInstance",
+        "NewSeries",
+        "NewStudy",
+        "NewPatient",
+    ]
     assert [c["ID"] for c in changes["Changes"]] == [
         answer["ID"],
         answer["ParentSeries"],
@@ -49,9 +54,15 @@ def test_changes_new_instance_order(client: httpx.Client) -> None:
 
 def test_changes_second_instance_of_series(client: httpx.Client) -> None:
     study, series = "1.2.826.0.1.3680043.8.498.5", "1.2.826.0.1.3680043.8.498.5.1"
-    client.post("/instances", content=make_dicom("CH", study_uid=study, series_uid=series))
-    client.post("/instances", content=make_dicom("CH", study_uid=study, series_uid=series))
-    assert change_types(client.get("/changes?since=4&limit=10").json()) == ["NewInstance"]
+    client.post(
+        "/instances", content=make_dicom("CH", study_uid=study, series_uid=series)
+    )
+    client.post(
+        "/instances", content=make_dicom("CH", study_uid=study, series_uid=series)
+    )
+    assert change_types(client.get("/changes?since=4&limit=10").json()) == [
+        "NewInstance"
+    ]
 
 
 def test_changes_paging(client: httpx.Client) -> None:
@@ -84,7 +95,11 @@ def test_changes_past_end(client: httpx.Client) -> None:
 
 def test_changes_zero_limit(client: httpx.Client) -> None:
     client.post("/instances", content=make_dicom("ZERO"))
-    assert client.get("/changes?limit=0").json() == {"Changes": [], "Done": False, "Last": 4}
+    assert client.get("/changes?limit=0").json() == {
+        "Changes": [],
+        "Done": False,
+        "Last": 4,
+    }
 
 
 def test_changes_last(client: httpx.Client) -> None:
@@ -123,14 +138,19 @@ def test_changes_delete_removes_and_logs(client: httpx.Client) -> None:
 
 def test_changes_stable_events(quick_client: httpx.Client) -> None:
     answer = quick_client.post("/instances", content=make_dicom("STABLE")).json()
-    assert quick_client.get(f"/studies/{answer['ParentStudy']}").json()["IsStable"] is False
+    assert (
+        quick_client.get(f"/studies/{answer['ParentStudy']}").json()["IsStable"]
+        is False
+    )
     deadline = time.monotonic() + 10
     types: list[str] = []
     while time.monotonic() < deadline and len(types) < 7:
         time.sleep(0.25)
         types = change_types(quick_client.get("/changes").json())
     assert types[4:] == ["StableSeries", "StableStudy", "StablePatient"]
-    assert quick_client.get(f"/studies/{answer['ParentStudy']}").json()["IsStable"] is True
+    assert (
+        quick_client.get(f"/studies/{answer['ParentStudy']}").json()["IsStable"] is True
+    )
 
 
 def test_changes_stable_again_after_new_instance(quick_client: httpx.Client) -> None:
@@ -138,7 +158,9 @@ def test_changes_stable_again_after_new_instance(quick_client: httpx.Client) -> 
     body = make_dicom("AGAIN", study_uid=study, series_uid=series)
     quick_client.post("/instances", content=body)
     time.sleep(2.5)
-    quick_client.post("/instances", content=make_dicom("AGAIN", study_uid=study, series_uid=series))
+    quick_client.post(
+        "/instances", content=make_dicom("AGAIN", study_uid=study, series_uid=series)
+    )
     time.sleep(2.5)
     types = change_types(quick_client.get("/changes").json())
     assert types.count("StableSeries") == 2

@@ -55,7 +55,9 @@ ARCHIVE = {
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, dict]]:
+def archive(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[httpx.Client, dict]]:
     """A server holding ARCHIVE; yields a client and the IDs of each entry."""
     server = ServerProcess(tmp_path_factory.mktemp("find") / "data")
     ids: dict[str, dict[str, str]] = {}
@@ -76,7 +78,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Cl
     server.stop()
 
 
-def find(client: httpx.Client, level: str, query: dict, **options: object) -> httpx.Response:
+def find(
+    client: httpx.Client, level: str, query: dict, **options: object
+) -> httpx.Response:
     return client.post("/tools/find", json={"Level": level, "Query": query, **options})
 
 
@@ -174,7 +178,9 @@ def test_find_expand_study(archive: tuple[httpx.Client, dict]) -> None:
 
 def test_find_expand_full(archive: tuple[httpx.Client, dict]) -> None:
     client, _ = archive
-    answer = find(client, "Study", {"PatientID": "FIND-1"}, Expand=True, Full=True).json()
+    answer = find(
+        client, "Study", {"PatientID": "FIND-1"}, Expand=True, Full=True
+    ).json()
     assert answer[0]["MainDicomTags"]["0008,0050"] == {
         "Name": "AccessionNumber",
         "Type": "String",
@@ -184,7 +190,9 @@ def test_find_expand_full(archive: tuple[httpx.Client, dict]) -> None:
 
 def test_find_expand_short(archive: tuple[httpx.Client, dict]) -> None:
     client, _ = archive
-    answer = find(client, "Study", {"PatientID": "FIND-1"}, Expand=True, Short=True).json()
+    answer = find(
+        client, "Study", {"PatientID": "FIND-1"}, Expand=True, Short=True
+    ).json()
     assert answer[0]["MainDicomTags"]["0008,0050"] == "ACC0"
     assert answer[0]["PatientMainDicomTags"]["0010,0020"] == "FIND-1"
 
@@ -210,8 +218,18 @@ BAD_BODIES = [
     (b"{not json", 400, 8, "The body must contain a JSON object"),
     (b"[]", 400, 8, "The body must contain a JSON object"),
     (b'{"Query": {}}', 400, 8, 'Field "Level" is missing, or should be a string'),
-    (b'{"Level": "Study"}', 400, 8, 'Field "Query" is missing, or should be a JSON object'),
-    (b'{"Level": "Study", "Query": []}', 400, 8, 'Field "Query" is missing, or should be a JSON object'),
+    (
+        b'{"Level": "Study"}',
+        400,
+        8,
+        'Field "Query" is missing, or should be a JSON object',
+    ),
+    (
+        b'{"Level": "Study", "Query": []}',
+        400,
+        8,
+        'Field "Query" is missing, or should be a JSON object',
+    ),
     (b'{"Level": "Foo", "Query": {}}', 400, 3, None),
     (
         b'{"Level": "Study", "Query": {"PatientID": 1}}',
@@ -238,7 +256,12 @@ BAD_BODIES = [
         3,
         "Wildcards are not allowed on tag 0020,0011",
     ),
-    (b'{"Level": "Study", "Query": {}, "Limit": "x"}', 400, 8, 'Field "Limit" should be an integer'),
+    (
+        b'{"Level": "Study", "Query": {}, "Limit": "x"}',
+        400,
+        8,
+        'Field "Limit" should be an integer',
+    ),
     (
         b'{"Level": "Study", "Query": {}, "Limit": -1}',
         400,
@@ -257,7 +280,12 @@ BAD_BODIES = [
         8,
         'Field "CaseSensitive" should be a Boolean',
     ),
-    (b'{"Level": "Study", "Query": {}, "Expand": 1}', 400, 8, 'Field "Expand" should be a Boolean'),
+    (
+        b'{"Level": "Study", "Query": {}, "Expand": 1}',
+        400,
+        8,
+        'Field "Expand" should be a Boolean',
+    ),
     (
         b'{"Level": "Study", "Query": {}, "Labels": ["a b"]}',
         400,
@@ -312,7 +340,9 @@ def test_lookup_finds_resource(
     answer = client.post("/tools/lookup", content=value.encode()).json()
     public_id = ids[name][expected_type]
     plural = {"Patient": "patients", "Instance": "instances"}[expected_type]
-    assert answer == [{"ID": public_id, "Path": f"/{plural}/{public_id}", "Type": expected_type}]
+    assert answer == [
+        {"ID": public_id, "Path": f"/{plural}/{public_id}", "Type": expected_type}
+    ]
 
 
 def test_lookup_study_uid(archive: tuple[httpx.Client, dict]) -> None:
@@ -325,17 +355,27 @@ def test_lookup_study_uid(archive: tuple[httpx.Client, dict]) -> None:
 
 
 @pytest.mark.parametrize("value", ["", "NOPE", "ACC0"])
-def test_lookup_unknown_is_empty(archive: tuple[httpx.Client, dict], value: str) -> None:
+def test_lookup_unknown_is_empty(
+    archive: tuple[httpx.Client, dict], value: str
+) -> None:
     client, _ = archive
     assert client.post("/tools/lookup", content=value.encode()).json() == []
 
 
 def test_find_same_patient_id_two_names(client: httpx.Client) -> None:
     """Patient tags match the study's own copy, as in Orthanc."""
-    hello = client.post("/instances", content=make_dicom("COMMON", PatientName="HELLO")).json()
-    world = client.post("/instances", content=make_dicom("COMMON", PatientName="WORLD")).json()
-    assert find(client, "Study", {"PatientName": "WORLD"}).json() == [world["ParentStudy"]]
-    assert find(client, "Study", {"PatientName": "hello"}).json() == [hello["ParentStudy"]]
+    hello = client.post(
+        "/instances", content=make_dicom("COMMON", PatientName="HELLO")
+    ).json()
+    world = client.post(
+        "/instances", content=make_dicom("COMMON", PatientName="WORLD")
+    ).json()
+    assert find(client, "Study", {"PatientName": "WORLD"}).json() == [
+        world["ParentStudy"]
+    ]
+    assert find(client, "Study", {"PatientName": "hello"}).json() == [
+        hello["ParentStudy"]
+    ]
     assert find(client, "Patient", {"PatientName": "WORLD"}).json() == []
 
 
@@ -351,8 +391,6 @@ def test_find_file_tags_stop_at_limit(client: httpx.Client) -> None:
         client.post("/instances", content=make_dicom(f"P{index}", PatientAge="030Y"))
     found = find(client, "Instance", {"PatientAge": "030Y"}, Limit=2).json()
     assert len(found) == 2
-
-
 
 
 def test_find_requested_computed_tags(archive: tuple[httpx.Client, dict]) -> None:
@@ -384,7 +422,9 @@ def test_requested_tags_on_resource(archive: tuple[httpx.Client, dict]) -> None:
 
 def test_requested_tags_on_expanded_list(archive: tuple[httpx.Client, dict]) -> None:
     client, _ = archive
-    answer = client.get("/patients?expand&requestedTags=NumberOfPatientRelatedInstances").json()
+    answer = client.get(
+        "/patients?expand&requestedTags=NumberOfPatientRelatedInstances"
+    ).json()
     assert [item["RequestedTags"] for item in answer] == [
         {"NumberOfPatientRelatedInstances": "1"}
     ] * 4

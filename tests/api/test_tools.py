@@ -16,7 +16,15 @@ def upload(client: httpx.Client, patient_id: str = "TOOLS", **elements: object) 
 
 def test_tools_list(client: httpx.Client) -> None:
     names = client.get("/tools").json()
-    for name in ("bulk-delete", "find", "generate-uid", "labels", "lookup", "now", "now-local"):
+    for name in (
+        "bulk-delete",
+        "find",
+        "generate-uid",
+        "labels",
+        "lookup",
+        "now",
+        "now-local",
+    ):
         assert name in names
 
 
@@ -29,10 +37,14 @@ def test_tools_now(client: httpx.Client, route: str) -> None:
 
 def test_generate_uid_patient(client: httpx.Client) -> None:
     text = client.get("/tools/generate-uid?level=patient").text
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", text)
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", text
+    )
 
 
-@pytest.mark.parametrize(("level", "root"), [("study", "2"), ("series", "3"), ("instance", "4")])
+@pytest.mark.parametrize(
+    ("level", "root"), [("study", "2"), ("series", "3"), ("instance", "4")]
+)
 def test_generate_uid_dicom(client: httpx.Client, level: str, root: str) -> None:
     text = client.get(f"/tools/generate-uid?level={level}").text
     assert text.startswith(f"1.2.276.0.7230010.3.1.{root}.")
@@ -177,7 +189,10 @@ def test_ordered_slices_by_position(client: httpx.Client) -> None:
 
 def test_ordered_slices_by_number(client: httpx.Client) -> None:
     study, series = "1.2.826.0.1.3680043.8.498.9", "1.2.826.0.1.3680043.8.498.9.1"
-    ids = {n: upload(client, study_uid=study, series_uid=series, InstanceNumber=n) for n in (3, 1, 2)}
+    ids = {
+        n: upload(client, study_uid=study, series_uid=series, InstanceNumber=n)
+        for n in (3, 1, 2)
+    }
     answer = client.get(f"/series/{ids[1]['ParentSeries']}/ordered-slices").json()
     assert answer["Type"] == "Sequence"
     assert answer["SlicesShort"] == [[ids[n]["ID"], 0, 1] for n in (1, 2, 3)]

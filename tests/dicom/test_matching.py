@@ -58,7 +58,9 @@ def test_pattern_empty_is_no_constraint() -> None:
     assert parse_pattern(PATIENT_ID, "", case_sensitive=False) is None
 
 
-@pytest.mark.parametrize(("tag", "pattern"), [(STUDY_UID, "1.2*"), (STUDY_DATE, "2012*")])
+@pytest.mark.parametrize(
+    ("tag", "pattern"), [(STUDY_UID, "1.2*"), (STUDY_DATE, "2012*")]
+)
 def test_pattern_rejects_wildcard(tag: int, pattern: str) -> None:
     with pytest.raises(InvalidPattern):
         parse_pattern(tag, pattern, case_sensitive=False)

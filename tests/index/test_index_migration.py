@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
 
+from alembic import command
 from orthanclite.index.session import migrations_folder
 
 
@@ -37,14 +37,21 @@ def test_migration_refills_identifiers(tmp_path: Path) -> None:
             },
         )
         connection.execute(
-            text("INSERT INTO dicom_identifiers (resource_id, tag, value) VALUES (1, 1048608, 'AB')")
+            text(
+                "INSERT INTO dicom_identifiers (resource_id, tag, value) "
+                "VALUES (1, 1048608, 'AB')"
+            )
         )
     upgrade(engine, "head")
     with engine.connect() as connection:
         rows = set(
-            connection.execute(text("SELECT resource_id, tag, value FROM dicom_identifiers"))
+            connection.execute(
+                text("SELECT resource_id, tag, value FROM dicom_identifiers")
+            )
         )
-        stable = connection.execute(text("SELECT stable_time FROM resources WHERE id = 2")).scalar()
+        stable = connection.execute(
+            text("SELECT stable_time FROM resources WHERE id = 2")
+        ).scalar()
     assert rows == {
         (1, 0x00100020, "AB"),
         (1, 0x00100010, "MULLER"),
