@@ -221,7 +221,9 @@ class Finder:
             return answers
 
     def _matching_ids(self, session: Session, request: FindRequest) -> list[int]:
-        needs_check = request.case_sensitive or bool(request.file_constraints)
+        needs_check = bool(request.file_constraints) or (
+            request.case_sensitive and bool(request.main_constraints)
+        )
         candidates = index_find.find_candidates(
             session,
             request.level,
