@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orthanclite import __version__
 from orthanclite.api import instances, resources, system
+from orthanclite.api import changes, resource_info, tools
 from orthanclite.api.errors import register_error_handlers
 from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddleware
 from orthanclite.api.security import AccessControlMiddleware
@@ -62,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(instances.router)
     app.include_router(resources.router)
+    app.include_router(tools.router)
+    app.include_router(changes.router)
+    app.include_router(resource_info.router)
     app.add_middleware(GzipJSONMiddleware)
     app.add_middleware(NormalizePathMiddleware)
     app.add_middleware(AccessControlMiddleware, settings=settings)

@@ -37,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: SQLite file in the data folder)",
     )
     serve.add_argument(
-        "--orthanc-version", help="Orthanc release reported by /system (default 1.10.1)"
+        "--orthanc-version", help="Orthanc release reported by /system (default 1.12.0)"
+    )
+    serve.add_argument(
+        "--stable-age",
+        type=int,
+        help="seconds without new instances before a resource is stable (default 60)",
     )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     serve.add_argument(

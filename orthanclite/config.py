@@ -32,8 +32,10 @@ class Settings(BaseSettings):
         None,
         description="SQLAlchemy URL of the index; default: SQLite file in the data folder.",
     )
+    # 1.12.0 is the first Orthanc release with every feature offered here
+    # (labels are new in 1.12.0), so clients that gate on it enable them.
     orthanc_version: str = Field(
-        "1.10.1",
+        "1.12.0",
         description="Orthanc release whose REST API is reported in /system.",
     )
     name: str = Field("orthanclite", description="Server name shown in /system.")

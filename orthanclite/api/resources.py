@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from orthanclite.api.deps import ContextDep, has_flag, paging_arguments
+from orthanclite.api.requested_tags import with_requested_tags
 from orthanclite.api.responses import OrthancJSONResponse, json_response
 from orthanclite.dicom.levels import Level
 
@@ -26,7 +27,7 @@ def _list_resources(level: Level) -> Callable[..., Any]:
             limit,
             has_flag(request, "full"),
         )
-        return json_response(answer)
+        return json_response(await with_requested_tags(request, context, answer))
 
     list_resources.__doc__ = f"List the {level.plural} in insertion order."
     return list_resources
@@ -39,7 +40,7 @@ def _get_single_resource(level: Level) -> Callable[..., Any]:
         answer = await run_in_threadpool(
             context.get_resource, level, id, has_flag(request, "full")
         )
-        return json_response(answer)
+        return json_response(await with_requested_tags(request, context, answer))
 
     get_single_resource.__doc__ = f"Get one {level.type_name.lower()} with its main tags."
     return get_single_resource
@@ -65,7 +66,7 @@ def _get_relatives(level: Level, relative: Level) -> Callable[..., Any]:
             answer = await run_in_threadpool(
                 context.get_descendants, level, id, relative, has_flag(request, "full")
             )
-            return json_response(answer)
+            return json_response(await with_requested_tags(request, context, answer))
 
         get_child_resources.__doc__ = (
             f"List the {relative.plural} of a {level.type_name.lower()}, expanded."
@@ -78,7 +79,7 @@ def _get_relatives(level: Level, relative: Level) -> Callable[..., Any]:
         answer = await run_in_threadpool(
             context.get_ancestor, level, id, relative, has_flag(request, "full")
         )
-        return json_response(answer)
+        return json_response(await with_requested_tags(request, context, answer))
 
     get_parent_resource.__doc__ = (
         f"Get the {relative.type_name.lower()} of a {level.type_name.lower()}."

@@ -44,6 +44,9 @@ class Resource(Base):
     # Seconds since the epoch of the last instance received below this resource.
     last_instance_time: Mapped[float] = mapped_column(default=0.0)
     is_protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ``last_instance_time`` for which a Stable* change was logged; the
+    # resource awaits its Stable* change while the two differ.
+    stable_time: Mapped[float] = mapped_column(default=0.0)
 
     __table_args__ = (Index("ix_resources_level_id", "level", "id"),)
 
@@ -119,7 +122,22 @@ class DicomIdentifier(Base):
     tag: Mapped[int] = mapped_column(Integer)
     value: Mapped[str] = mapped_column(String(256))
 
-    __table_args__ = (Index("ix_dicom_identifiers_tag_value", "tag", "value"),)
+    __table_args__ = (
+        Index("ix_dicom_identifiers_search", "tag", "value", "resource_id"),
+    )
+
+
+class Label(Base):
+    """A label attached to a resource (Orthanc 1.12 labels)."""
+
+    __tablename__ = "labels"
+
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_labels_label", "label"),)
 
 
 class GlobalProperty(Base):

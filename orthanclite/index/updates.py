@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from orthanclite.index.models import (
     Metadata,
     Resource,
 )
-from orthanclite.index.normalize import normalize_identifier
+from orthanclite.index.search_values import identifier_rows
 
 # Core tables: inserting through them skips the ORM's bulk-insert machinery,
 # which costs more than the SQL itself on the upload path.
@@ -26,14 +27,6 @@ ATTACHMENTS = Attachment.__table__
 METADATA = Metadata.__table__
 CHANGES = Change.__table__
 IDENTIFIERS = DicomIdentifier.__table__
-
-# Values indexed in dicom_identifiers for /tools/lookup, per level.
-IDENTIFIER_TAGS: dict[Level, tuple[tuple[str, int], ...]] = {
-    Level.PATIENT: (("PatientID", 0x00100020),),
-    Level.STUDY: (("StudyInstanceUID", 0x0020000D), ("AccessionNumber", 0x00080050)),
-    Level.SERIES: (("SeriesInstanceUID", 0x0020000E),),
-    Level.INSTANCE: (("SOPInstanceUID", 0x00080018),),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +168,8 @@ def _insert_resource(
         )
     )
     resource_id = int(result.inserted_primary_key[0])
-    identifiers = [
-        {"resource_id": resource_id, "tag": tag, "value": normalize_identifier(tags[keyword])}
-        for keyword, tag in IDENTIFIER_TAGS[level]
-        if tags.get(keyword)
-    ]
+    patient_tags = parsed.main_tags[Level.PATIENT] if level == Level.STUDY else None
+    identifiers = identifier_rows(level, resource_id, tags, patient_tags)
     if identifiers:
         session.execute(insert(IDENTIFIERS), identifiers)
     return resource_id
@@ -285,6 +275,18 @@ def delete_resource(session: Session, level: Level, public_id: str) -> DeleteRes
             break
         removed += _delete_subtree(session, parent_id)
         parent_id = parent.parent_id
+
+    # The changes of the deleted rows went away with them, as in Orthanc
+    # 1.10.1; later Orthanc versions also log the deletion itself.
+    session.execute(
+        insert(Change).values(
+            change_type="Deleted",
+            resource_id=None,
+            level=int(level),
+            public_id=public_id,
+            date=datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"),
+        )
+    )
     return DeleteResult(removed_uuids=removed, remaining_ancestor=remaining)
 
 
