@@ -302,7 +302,7 @@ def test_statistics(client: httpx.Client) -> None:
 
 def test_system(client: httpx.Client) -> None:
     system = client.get("/system").json()
-    assert system["Version"] == "1.10.1"
-    assert system["ApiVersion"] == 16
+    assert system["Version"] == "1.12.0"
+    assert system["ApiVersion"] == 20
     assert system["DatabaseVersion"] == 6
     assert "OrthancLiteVersion" in system

@@ -145,7 +145,7 @@ def test_https(tmp_path: Path) -> None:
     try:
         response = httpx.get(process.url + "/system", verify=False)
         assert response.status_code == 200
-        assert response.json()["Version"] == "1.10.1"
+        assert response.json()["Version"] == "1.12.0"
     finally:
         process.stop()
 
