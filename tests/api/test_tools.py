@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.helpers import make_dicom
+from tests.helpers import ServerProcess, make_dicom
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    """A client of one server shared by the tests that need no empty archive."""
+    server = ServerProcess(tmp_path_factory.mktemp("tools") / "data")
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        yield http
+    server.stop()
 
 
 def upload(client: httpx.Client, patient_id: str = "TOOLS", **elements: object) -> dict:
     return client.post("/instances", content=make_dicom(patient_id, **elements)).json()
 
 
-def test_tools_list(client: httpx.Client) -> None:
-    names = client.get("/tools").json()
+def test_tools_list(shared: httpx.Client) -> None:
+    names = shared.get("/tools").json()
     for name in (
         "bulk-delete",
         "find",
@@ -29,14 +39,14 @@ def test_tools_list(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("route", ["/tools/now", "/tools/now-local"])
-def test_tools_now(client: httpx.Client, route: str) -> None:
-    response = client.get(route)
+def test_tools_now(shared: httpx.Client, route: str) -> None:
+    response = shared.get(route)
     assert response.headers["content-type"] == "text/plain"
     assert re.fullmatch(r"\d{8}T\d{6}", response.text)
 
 
-def test_generate_uid_patient(client: httpx.Client) -> None:
-    text = client.get("/tools/generate-uid?level=patient").text
+def test_generate_uid_patient(shared: httpx.Client) -> None:
+    text = shared.get("/tools/generate-uid?level=patient").text
     assert re.fullmatch(
         r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", text
     )
@@ -45,58 +55,56 @@ def test_generate_uid_patient(client: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("level", "root"), [("study", "2"), ("series", "3"), ("instance", "4")]
 )
-def test_generate_uid_dicom(client: httpx.Client, level: str, root: str) -> None:
-    text = client.get(f"/tools/generate-uid?level={level}").text
+def test_generate_uid_dicom(shared: httpx.Client, level: str, root: str) -> None:
+    text = shared.get(f"/tools/generate-uid?level={level}").text
     assert text.startswith(f"1.2.276.0.7230010.3.1.{root}.")
     assert len(text) <= 64
 
 
 @pytest.mark.parametrize("query", ["?level=Study", "?level=foo", ""])
-def test_generate_uid_rejects_level(client: httpx.Client, query: str) -> None:
-    response = client.get(f"/tools/generate-uid{query}")
+def test_generate_uid_rejects_level(shared: httpx.Client, query: str) -> None:
+    response = shared.get(f"/tools/generate-uid{query}")
     assert response.status_code == 404
     assert response.content == b""
 
 
-def test_protected_roundtrip(client: httpx.Client) -> None:
-    patient = upload(client)["ParentPatient"]
-    assert client.get(f"/patients/{patient}/protected").text == "0"
-    assert client.put(f"/patients/{patient}/protected", content=b"1").status_code == 200
-    assert client.get(f"/patients/{patient}/protected").text == "1"
-    client.put(f"/patients/{patient}/protected", content=b"0")
-    assert client.get(f"/patients/{patient}/protected").text == "0"
+def test_protected_roundtrip(shared: httpx.Client) -> None:
+    patient = upload(shared, "PROT-1")["ParentPatient"]
+    assert shared.get(f"/patients/{patient}/protected").text == "0"
+    assert shared.put(f"/patients/{patient}/protected", content=b"1").status_code == 200
+    assert shared.get(f"/patients/{patient}/protected").text == "1"
+    shared.put(f"/patients/{patient}/protected", content=b"0")
+    assert shared.get(f"/patients/{patient}/protected").text == "0"
 
 
-def test_protected_rejects_value(client: httpx.Client) -> None:
-    patient = upload(client)["ParentPatient"]
-    response = client.put(f"/patients/{patient}/protected", content=b"maybe")
+def test_protected_rejects_value(shared: httpx.Client) -> None:
+    patient = upload(shared, "PROT-2")["ParentPatient"]
+    response = shared.put(f"/patients/{patient}/protected", content=b"maybe")
     assert response.status_code == 400
     assert response.json()["OrthancStatus"] == 15
 
 
-def test_protected_unknown_patient(client: httpx.Client) -> None:
-    response = client.get("/patients/nope/protected")
+def test_protected_unknown_patient(shared: httpx.Client) -> None:
+    response = shared.get("/patients/nope/protected")
     assert response.status_code == 400
     assert response.json()["OrthancStatus"] == 3
 
 
-def test_resource_statistics(client: httpx.Client) -> None:
+def test_resource_statistics(shared: httpx.Client) -> None:
     study, series = "1.2.826.0.1.3680043.8.498.7", "1.2.826.0.1.3680043.8.498.7.1"
-    first = upload(client, study_uid=study, series_uid=series)
-    upload(client, study_uid=study, series_uid=series)
-    size = sum(
-        client.get(f"/instances/{i}").json()["FileSize"]
-        for i in client.get("/instances").json()
-    )
-    patient = client.get(f"/patients/{first['ParentPatient']}/statistics").json()
+    first = upload(shared, "STATS", study_uid=study, series_uid=series)
+    upload(shared, "STATS", study_uid=study, series_uid=series)
+    second = shared.get(f"/series/{first['ParentSeries']}").json()["Instances"]
+    size = sum(shared.get(f"/instances/{i}").json()["FileSize"] for i in second)
+    patient = shared.get(f"/patients/{first['ParentPatient']}/statistics").json()
     assert patient["CountStudies"] == 1
     assert patient["CountSeries"] == 1
     assert patient["CountInstances"] == 2
     assert patient["DiskSize"] == str(size)
     assert patient["DicomUncompressedSizeMB"] == 0
-    instance = client.get(f"/instances/{first['ID']}/statistics").json()
+    instance = shared.get(f"/instances/{first['ID']}/statistics").json()
     assert "CountInstances" not in instance
-    assert client.get("/series/nope/statistics").status_code == 404
+    assert shared.get("/series/nope/statistics").status_code == 404
 
 
 def test_global_statistics(client: httpx.Client) -> None:
@@ -117,14 +125,14 @@ def test_labels_roundtrip(client: httpx.Client) -> None:
     assert client.get(f"/studies/{study}/labels").json() == ["ai-done"]
 
 
-def test_labels_reject_invalid(client: httpx.Client) -> None:
-    study = upload(client)["ParentStudy"]
-    response = client.put(f"/studies/{study}/labels/not%20valid")
+def test_labels_reject_invalid(shared: httpx.Client) -> None:
+    study = upload(shared, "LBL-BAD")["ParentStudy"]
+    response = shared.put(f"/studies/{study}/labels/not%20valid")
     assert response.status_code == 400
 
 
-def test_labels_unknown_resource(client: httpx.Client) -> None:
-    assert client.put("/series/nope/labels/x").status_code == 404
+def test_labels_unknown_resource(shared: httpx.Client) -> None:
+    assert shared.put("/series/nope/labels/x").status_code == 404
 
 
 def test_labels_go_with_resource(client: httpx.Client) -> None:
@@ -164,41 +172,41 @@ def test_bulk_delete(client: httpx.Client) -> None:
     assert client.get("/patients").json() == [kept["ParentPatient"]]
 
 
-def test_bulk_delete_rejects_body(client: httpx.Client) -> None:
-    response = client.post("/tools/bulk-delete", json={"Resources": "x"})
+def test_bulk_delete_rejects_body(shared: httpx.Client) -> None:
+    response = shared.post("/tools/bulk-delete", json={"Resources": "x"})
     assert response.status_code == 400
 
 
-def test_ordered_slices_by_position(client: httpx.Client) -> None:
+def test_ordered_slices_by_position(shared: httpx.Client) -> None:
     study, series = "1.2.826.0.1.3680043.8.498.8", "1.2.826.0.1.3680043.8.498.8.1"
     ids = {}
     for z in (10, -5, 0):
         ids[z] = upload(
-            client,
+            shared,
             study_uid=study,
             series_uid=series,
             ImagePositionPatient=[0, 0, z],
             ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
         )
-    answer = client.get(f"/series/{ids[0]['ParentSeries']}/ordered-slices").json()
+    answer = shared.get(f"/series/{ids[0]['ParentSeries']}/ordered-slices").json()
     order = [ids[z]["ID"] for z in (-5, 0, 10)]
     assert answer["Dicom"] == [f"/instances/{i}/file" for i in order]
     assert answer["Slices"] == [f"/instances/{i}/frames/0" for i in order]
     assert answer["SlicesShort"] == [[i, 0, 1] for i in order]
 
 
-def test_ordered_slices_by_number(client: httpx.Client) -> None:
+def test_ordered_slices_by_number(shared: httpx.Client) -> None:
     study, series = "1.2.826.0.1.3680043.8.498.9", "1.2.826.0.1.3680043.8.498.9.1"
     ids = {
-        n: upload(client, study_uid=study, series_uid=series, InstanceNumber=n)
+        n: upload(shared, study_uid=study, series_uid=series, InstanceNumber=n)
         for n in (3, 1, 2)
     }
-    answer = client.get(f"/series/{ids[1]['ParentSeries']}/ordered-slices").json()
+    answer = shared.get(f"/series/{ids[1]['ParentSeries']}/ordered-slices").json()
     assert answer["Type"] == "Sequence"
     assert answer["SlicesShort"] == [[ids[n]["ID"], 0, 1] for n in (1, 2, 3)]
 
 
-def test_system_reports_labels_version(client: httpx.Client) -> None:
-    answer = client.get("/system").json()
+def test_system_reports_labels_version(shared: httpx.Client) -> None:
+    answer = shared.get("/system").json()
     assert answer["Version"] == "1.12.0"
     assert answer["ApiVersion"] == 20
