@@ -46,6 +46,21 @@ class Settings(BaseSettings):
         True, description="Flush each stored file to disk before indexing it."
     )
     log_level: str = Field("INFO", description="Logging level of the server.")
+    default_encoding: str = Field(
+        "Latin1",
+        description="Character set of files without Specific Character Set (Orthanc's "
+        "DefaultEncoding); PUT /tools/default-encoding overrides it at run time.",
+    )
+    user_metadata: dict[str, int] = Field(
+        default_factory=dict,
+        description="Names of user metadata and their numbers from 1024 to 65535 (Orthanc's "
+        'UserMetadata), for example {"Sample": 1024}.',
+    )
+    dicom_dictionary: Path | None = Field(
+        None,
+        description="Folder holding DCMTK's dicom.dic and private.dic, which name the tags "
+        "as Orthanc does; default: DCMDICTPATH, then where Linux packages install DCMTK.",
+    )
 
     @property
     def storage_dir(self) -> Path:
