@@ -87,6 +87,7 @@ ATTACHMENT_ROUTES = [
     "size",
     "uncompress",
     "verify-md5",
+    "uuid",
 ]
 
 
@@ -152,6 +153,8 @@ def read_stored_dataset(path: Path, public_id: str) -> StoredDataset:
                 force=True,
                 defer_size=None if deflated else DEFER_SIZE,
             )
+            if not any(tag >> 16 >= 0x0008 for tag in dataset._dict):
+                raise ValueError("no data element could be read")
             implicit, little_endian = dataset.original_encoding
             little_endian = little_endian is not False
             convert_sequences(dataset)
@@ -328,10 +331,41 @@ def read_bytes(path: Path, offset: int, length: int) -> bytes:
         return fp.read(length)
 
 
+class RepeatedWarningFilter(logging.Filter):
+    """Let each distinct warning through once.
+
+    pydicom logs a warning on every decode of a file with an unknown
+    character set or a wrong VR; one line per distinct message is enough.
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        super().__init__()
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        message = record.getMessage()
+        with self._lock:
+            if message in self._seen:
+                return False
+            if len(self._seen) < self.limit:
+                self._seen.add(message)
+        return True
+
+
+_PYDICOM_FILTER = RepeatedWarningFilter()
+
+
 class InstanceContent:
     """Reads the DICOM content of the instances of one server."""
 
     def __init__(self, context: ServerContext) -> None:
+        pydicom_logger = logging.getLogger("pydicom")
+        if _PYDICOM_FILTER not in pydicom_logger.filters:
+            pydicom_logger.addFilter(_PYDICOM_FILTER)
         self.context = context
         self.cache = DatasetCache()
         self.dictionary: TagDictionary = default_dictionary(
@@ -670,7 +704,7 @@ def attachment_info(context: ServerContext, level: Level, public_id: str, name: 
     """Return Orthanc's description of an attachment (only ``dicom`` exists)."""
     if level != Level.INSTANCE or name not in ("dicom", "1"):
         raise OrthancError(
-            ErrorCode.UNKNOWN_RESOURCE, f"The {level.type_name.lower()} has no attachment {name!r}"
+            ErrorCode.INEXISTENT_ITEM, f"The {level.type_name.lower()} has no attachment {name!r}"
         )
     with context.read_session() as session:
         resource = _resource(context, session, level, public_id)

@@ -268,8 +268,8 @@ async def get_default_encoding(context: ContextDep) -> Response:
 async def set_default_encoding(request: Request, context: ContextDep) -> Response:
     """Set the default character set; it applies to reading and to later uploads."""
     name = await read_text_body(request)
-    await run_in_threadpool(operations.set_default_encoding, context, name)
-    return text_response("")
+    encoding = await run_in_threadpool(operations.set_default_encoding, context, name)
+    return text_response(encoding)
 
 
 def _register() -> None:
