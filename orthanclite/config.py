@@ -53,13 +53,14 @@ class Settings(BaseSettings):
     )
     user_metadata: dict[str, int] = Field(
         default_factory=dict,
-        description="Names of user metadata and their numbers from 1024 to 65535 (Orthanc's "
-        'UserMetadata), for example {"Sample": 1024}.',
+        description="Names of user metadata and their numbers, from 1024 to 65535 "
+        '(Orthanc\'s UserMetadata), for example {"Sample": 1024}.',
     )
     dicom_dictionary: Path | None = Field(
         None,
-        description="Folder holding DCMTK's dicom.dic and private.dic, which name the tags "
-        "as Orthanc does; default: DCMDICTPATH, then where Linux packages install DCMTK.",
+        description="Folder of DCMTK's dicom.dic and private.dic, which name the tags "
+        "as Orthanc does. By default DCMDICTPATH is read, then the folders where "
+        "Linux packages install DCMTK.",
     )
 
     @property

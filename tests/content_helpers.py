@@ -35,7 +35,9 @@ def write(ds: Dataset, implicit: bool = False) -> bytes:
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    ds.file_meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    )
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True, implicit_vr=implicit)
     return buffer.getvalue()
@@ -135,8 +137,10 @@ def put_raw(ds: Dataset, tag: int, vr: str, raw: bytes) -> None:
     ds[tag] = RawDataElement(pydicom.tag.Tag(tag), vr, len(raw), raw, 0, False, True)
 
 
-def raw_text_file(name: str, charset: bytes | None, tag: int, vr: str, raw: bytes) -> bytes:
-    """A file whose ``tag`` holds ``raw`` bytes as they are (no re-encoding)."""
+def raw_text_file(
+    name: str, charset: bytes | None, tag: int, vr: str, raw: bytes
+) -> bytes:
+    """Build a file whose ``tag`` contains ``raw`` bytes, not re-encoded."""
     ds = base_dataset(name, charset=None)
     if charset is not None:
         put_raw(ds, 0x00080005, "CS", charset)
@@ -147,17 +151,23 @@ def raw_text_file(name: str, charset: bytes | None, tag: int, vr: str, raw: byte
 def cyrillic_without_charset() -> bytes:
     """A Windows-1251 series description in a file without Specific Character Set."""
     text = "Исследование".encode("cp1251")
-    return raw_text_file("cyrillic", None, 0x0008103E, "LO", text + b" " * (len(text) % 2))
+    return raw_text_file(
+        "cyrillic", None, 0x0008103E, "LO", text + b" " * (len(text) % 2)
+    )
 
 
 def latin1_without_charset() -> bytes:
     """A Latin-1 patient name in a file without Specific Character Set."""
-    return raw_text_file("latin1", None, 0x00100010, "PN", "Jérôme^Hélène".encode("latin_1") + b" ")
+    return raw_text_file(
+        "latin1", None, 0x00100010, "PN", "Jérôme^Hélène".encode("latin_1") + b" "
+    )
 
 
 def windows1252_as_latin1() -> bytes:
     """Windows-1252 bytes (0x9E, 0x9A) in a file that declares ISO_IR 100."""
-    return raw_text_file("cp1252", b"ISO_IR 100", 0x00100010, "PN", b"cc\x9e\x9ad^CC\x8e\x8a\xd0 ")
+    return raw_text_file(
+        "cp1252", b"ISO_IR 100", 0x00100010, "PN", b"cc\x9e\x9ad^CC\x8e\x8a\xd0 "
+    )
 
 
 def unknown_charset() -> bytes:
@@ -168,7 +178,9 @@ def unknown_charset() -> bytes:
 def gbk_alias() -> bytes:
     """Chinese text declared with the undefined term GBK (an alias of GB18030)."""
     text = "Wang^XiaoDong=王^小东=".encode("gb18030")
-    return raw_text_file("gbk", b"GBK ", 0x00100010, "PN", text + b" " * (len(text) % 2))
+    return raw_text_file(
+        "gbk", b"GBK ", 0x00100010, "PN", text + b" " * (len(text) % 2)
+    )
 
 
 def korean_iso2022() -> bytes:

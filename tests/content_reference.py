@@ -1,4 +1,4 @@
-"""Answers of Orthanc 1.10.1 to the content routes, recorded for the tests.
+"""Responses of Orthanc 1.10.1 to the content routes, recorded for the tests.
 
 ``python -m tests.content_reference URL`` uploads every test file to the
 server at URL (a real Orthanc 1.10.1 on loopback), records ``/tags`` in its
@@ -30,11 +30,13 @@ MAX_CONTENT_DEPTH = 6
 
 
 def reference_files() -> Iterator[tuple[str, bytes]]:
-    """Yield (name, bytes) of pydicom's test and charset files and the synthetic files."""
+    """Yield (name, bytes) of pydicom's test and charset files and synthetic files."""
     folders = [PYDICOM_DATA / "test_files", PYDICOM_DATA / "charset_files"]
     for folder in folders:
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and (path.suffix == ".dcm" or path.parent.name != folder.name):
+            if path.is_file() and (
+                path.suffix == ".dcm" or path.parent.name != folder.name
+            ):
                 yield f"pydicom/{path.relative_to(PYDICOM_DATA)}", path.read_bytes()
     extra = get_testdata_file("693_J2KR.dcm", download=False)
     if extra is not None:
@@ -50,7 +52,9 @@ def digest(body: bytes) -> list[object]:
     return ["bytes", len(body), hashlib.sha1(body).hexdigest()[:12]]
 
 
-def walk_content(client: httpx.Client, base: str, path: str, out: dict, depth: int = 0) -> None:
+def walk_content(
+    client: httpx.Client, base: str, path: str, out: dict, depth: int = 0
+) -> None:
     response = client.get(f"{base}/content{path}")
     if response.status_code != 200:
         out[path or "/"] = response.status_code

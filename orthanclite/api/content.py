@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from orthanclite import content as operations
+from orthanclite import metadata as operations
 from orthanclite.api.deps import ContextDep, has_flag
 from orthanclite.api.responses import OrthancJSONResponse, json_response
 from orthanclite.content import instance_content
@@ -28,7 +28,7 @@ MAX_TEXT_BODY = 1 << 20
 
 
 def text_response(text: str, etag: bool = False) -> Response:
-    """Answer plain text as Orthanc does (``text/plain`` without a charset)."""
+    """Build a plain text response as Orthanc sends it (``text/plain``, no charset)."""
     body = text.encode("utf-8")
     headers = {"content-type": "text/plain"}
     if etag:
@@ -44,30 +44,39 @@ async def read_text_body(request: Request) -> str:
     body = await request.body()
     if len(body) > MAX_TEXT_BODY:
         raise OrthancError(
-            ErrorCode.BAD_REQUEST, f"The body is too large ({len(body)} bytes); send plain text"
+            ErrorCode.BAD_REQUEST,
+            f"The body is too large ({len(body)} bytes); send plain text",
         )
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
-        raise OrthancError(ErrorCode.BAD_REQUEST, "The body must be UTF-8 text") from None
+        raise OrthancError(
+            ErrorCode.BAD_REQUEST, "The body must be UTF-8 text"
+        ) from None
 
 
 # -- instance tags ---------------------------------------------------------
 
 
 @router.get("/instances/{id}/tags", tags=["Instances"])
-async def get_instance_tags(id: str, request: Request, context: ContextDep) -> OrthancJSONResponse:
-    """Get every element of an instance; ``?simplify`` and ``?short`` change the form."""
+async def get_instance_tags(
+    id: str, request: Request, context: ContextDep
+) -> OrthancJSONResponse:
+    """Get every element of an instance; ``?simplify`` or ``?short`` change the form."""
     simplified, short = forms(request)
     service = instance_content(context)
-    return json_response(await run_in_threadpool(service.instance_tags, id, simplified, short))
+    return json_response(
+        await run_in_threadpool(service.instance_tags, id, simplified, short)
+    )
 
 
 @router.get("/instances/{id}/simplified-tags", tags=["Instances"])
 async def get_simplified_tags(id: str, context: ContextDep) -> OrthancJSONResponse:
     """Get every element of an instance as ``{keyword: value}``."""
     service = instance_content(context)
-    return json_response(await run_in_threadpool(service.instance_tags, id, True, False))
+    return json_response(
+        await run_in_threadpool(service.instance_tags, id, True, False)
+    )
 
 
 @router.get("/instances/{id}/header", tags=["Instances"])
@@ -102,14 +111,19 @@ async def get_instance_content(id: str, path: str, context: ContextDep) -> Respo
 
 
 def _shared_tags(level: Level) -> Callable[..., Any]:
-    async def get_shared_tags(id: str, request: Request, context: ContextDep) -> OrthancJSONResponse:
+    async def get_shared_tags(
+        id: str, request: Request, context: ContextDep
+    ) -> OrthancJSONResponse:
         simplified, short = forms(request)
         service = instance_content(context)
-        answer = await run_in_threadpool(service.shared_tags, level, id, simplified, short)
+        answer = await run_in_threadpool(
+            service.shared_tags, level, id, simplified, short
+        )
         return json_response(answer)
 
     get_shared_tags.__doc__ = (
-        f"Get the elements whose value is the same in every instance of a {level.type_name.lower()}."
+        "Get the elements whose value is the same in every instance of a "
+        f"{level.type_name.lower()}."
     )
     return get_shared_tags
 
@@ -120,17 +134,21 @@ def _instances_tags(level: Level) -> Callable[..., Any]:
     ) -> OrthancJSONResponse:
         simplified, short = forms(request)
         service = instance_content(context)
-        answer = await run_in_threadpool(service.instances_tags, level, id, simplified, short)
+        answer = await run_in_threadpool(
+            service.instances_tags, level, id, simplified, short
+        )
         return json_response(answer)
 
     get_instances_tags.__doc__ = (
-        f"Get the tags of every instance of a {level.type_name.lower()}, by instance ID."
+        f"Get the tags of every instance of a {level.type_name.lower()}, by ID."
     )
     return get_instances_tags
 
 
 def _module(level: Level, module_level: Level) -> Callable[..., Any]:
-    async def get_module(id: str, request: Request, context: ContextDep) -> OrthancJSONResponse:
+    async def get_module(
+        id: str, request: Request, context: ContextDep
+    ) -> OrthancJSONResponse:
         simplified, short = forms(request)
         service = instance_content(context)
         answer = await run_in_threadpool(
@@ -149,8 +167,12 @@ def _module(level: Level, module_level: Level) -> Callable[..., Any]:
 
 
 def _list_metadata(level: Level) -> Callable[..., Any]:
-    async def list_metadata(id: str, request: Request, context: ContextDep) -> OrthancJSONResponse:
-        values = await run_in_threadpool(operations.resource_metadata, context, level, id)
+    async def list_metadata(
+        id: str, request: Request, context: ContextDep
+    ) -> OrthancJSONResponse:
+        values = await run_in_threadpool(
+            operations.resource_metadata, context, level, id
+        )
         if has_flag(request, "expand"):
             return json_response(values)
         return json_response(list(values))
@@ -161,7 +183,9 @@ def _list_metadata(level: Level) -> Callable[..., Any]:
 
 def _get_metadata(level: Level) -> Callable[..., Any]:
     async def get_metadata(id: str, name: str, context: ContextDep) -> Response:
-        value = await run_in_threadpool(operations.get_metadata, context, level, id, name)
+        value = await run_in_threadpool(
+            operations.get_metadata, context, level, id, name
+        )
         return text_response(value, etag=True)
 
     get_metadata.__doc__ = "Get one metadata value as plain text."
@@ -169,9 +193,13 @@ def _get_metadata(level: Level) -> Callable[..., Any]:
 
 
 def _set_metadata(level: Level) -> Callable[..., Any]:
-    async def set_metadata(id: str, name: str, request: Request, context: ContextDep) -> Response:
+    async def set_metadata(
+        id: str, name: str, request: Request, context: ContextDep
+    ) -> Response:
         value = await read_text_body(request)
-        await run_in_threadpool(operations.set_metadata, context, level, id, name, value)
+        await run_in_threadpool(
+            operations.set_metadata, context, level, id, name, value
+        )
         return text_response("")
 
     set_metadata.__doc__ = "Set a user metadata (declared in the UserMetadata setting)."
@@ -201,7 +229,9 @@ def _list_attachments(level: Level) -> Callable[..., Any]:
 
 
 def _attachment_operations(level: Level) -> Callable[..., Any]:
-    async def list_attachment_operations(id: str, name: str, context: ContextDep) -> OrthancJSONResponse:
+    async def list_attachment_operations(
+        id: str, name: str, context: ContextDep
+    ) -> OrthancJSONResponse:
         await run_in_threadpool(operations.attachment_info, context, level, id, name)
         return json_response(operations.ATTACHMENT_ROUTES)
 
@@ -211,7 +241,9 @@ def _attachment_operations(level: Level) -> Callable[..., Any]:
 
 def _attachment_value(level: Level, field: str) -> Callable[..., Any]:
     async def get_attachment_value(id: str, name: str, context: ContextDep) -> Response:
-        info = await run_in_threadpool(operations.attachment_info, context, level, id, name)
+        info = await run_in_threadpool(
+            operations.attachment_info, context, level, id, name
+        )
         if field == "info":
             return json_response(info)
         return text_response(str(info[field]), etag=True)
@@ -221,8 +253,12 @@ def _attachment_value(level: Level, field: str) -> Callable[..., Any]:
 
 
 def _attachment_data(level: Level) -> Callable[..., Any]:
-    async def get_attachment_data(id: str, name: str, context: ContextDep) -> FileResponse:
-        info = await run_in_threadpool(operations.attachment_info, context, level, id, name)
+    async def get_attachment_data(
+        id: str, name: str, context: ContextDep
+    ) -> FileResponse:
+        info = await run_in_threadpool(
+            operations.attachment_info, context, level, id, name
+        )
         path, uuid = await run_in_threadpool(context.instance_file, id)
         return FileResponse(
             path,
@@ -238,20 +274,30 @@ def _attachment_data(level: Level) -> Callable[..., Any]:
 
 
 def _verify_md5(level: Level) -> Callable[..., Any]:
-    async def verify_attachment_md5(id: str, name: str, context: ContextDep) -> OrthancJSONResponse:
-        await run_in_threadpool(operations.verify_attachment_md5, context, level, id, name)
+    async def verify_attachment_md5(
+        id: str, name: str, context: ContextDep
+    ) -> OrthancJSONResponse:
+        await run_in_threadpool(
+            operations.verify_attachment_md5, context, level, id, name
+        )
         return json_response({})
 
-    verify_attachment_md5.__doc__ = "Check the stored file against the MD5 taken at store time."
+    verify_attachment_md5.__doc__ = (
+        "Check the stored file against the MD5 taken at store time."
+    )
     return verify_attachment_md5
 
 
 def _is_compressed(level: Level) -> Callable[..., Any]:
-    async def is_attachment_compressed(id: str, name: str, context: ContextDep) -> Response:
+    async def is_attachment_compressed(
+        id: str, name: str, context: ContextDep
+    ) -> Response:
         await run_in_threadpool(operations.attachment_info, context, level, id, name)
         return text_response("0")
 
-    is_attachment_compressed.__doc__ = "Tell whether an attachment is compressed (never)."
+    is_attachment_compressed.__doc__ = (
+        "Tell whether an attachment is compressed (never)."
+    )
     return is_attachment_compressed
 
 
@@ -281,20 +327,42 @@ def _register() -> None:
                 f"{base}/shared-tags", _shared_tags(level), methods=["GET"], tags=[tag]
             )
             router.add_api_route(
-                f"{base}/instances-tags", _instances_tags(level), methods=["GET"], tags=[tag]
+                f"{base}/instances-tags",
+                _instances_tags(level),
+                methods=["GET"],
+                tags=[tag],
             )
-        router.add_api_route(f"{base}/module", _module(level, level), methods=["GET"], tags=[tag])
-        router.add_api_route(f"{base}/metadata", _list_metadata(level), methods=["GET"], tags=[tag])
+        router.add_api_route(
+            f"{base}/module", _module(level, level), methods=["GET"], tags=[tag]
+        )
+        router.add_api_route(
+            f"{base}/metadata", _list_metadata(level), methods=["GET"], tags=[tag]
+        )
         name_route = f"{base}/metadata/{{name}}"
-        router.add_api_route(name_route, _get_metadata(level), methods=["GET"], tags=[tag])
-        router.add_api_route(name_route, _set_metadata(level), methods=["PUT"], tags=[tag])
-        router.add_api_route(name_route, _delete_metadata(level), methods=["DELETE"], tags=[tag])
+        router.add_api_route(
+            name_route, _get_metadata(level), methods=["GET"], tags=[tag]
+        )
+        router.add_api_route(
+            name_route, _set_metadata(level), methods=["PUT"], tags=[tag]
+        )
+        router.add_api_route(
+            name_route, _delete_metadata(level), methods=["DELETE"], tags=[tag]
+        )
 
         attachments = f"{base}/attachments"
-        router.add_api_route(attachments, _list_attachments(level), methods=["GET"], tags=[tag])
-        one = f"{attachments}/{{name}}"
-        router.add_api_route(one, _attachment_operations(level), methods=["GET"], tags=[tag])
-        router.add_api_route(f"{one}/info", _attachment_value(level, "info"), methods=["GET"], tags=[tag])
+        router.add_api_route(
+            attachments, _list_attachments(level), methods=["GET"], tags=[tag]
+        )
+        attachment = f"{attachments}/{{name}}"
+        router.add_api_route(
+            attachment, _attachment_operations(level), methods=["GET"], tags=[tag]
+        )
+        router.add_api_route(
+            f"{attachment}/info",
+            _attachment_value(level, "info"),
+            methods=["GET"],
+            tags=[tag],
+        )
         for route, field in (
             ("size", "UncompressedSize"),
             ("compressed-size", "CompressedSize"),
@@ -302,12 +370,27 @@ def _register() -> None:
             ("compressed-md5", "CompressedMD5"),
         ):
             router.add_api_route(
-                f"{one}/{route}", _attachment_value(level, field), methods=["GET"], tags=[tag]
+                f"{attachment}/{route}",
+                _attachment_value(level, field),
+                methods=["GET"],
+                tags=[tag],
             )
-        router.add_api_route(f"{one}/is-compressed", _is_compressed(level), methods=["GET"], tags=[tag])
+        router.add_api_route(
+            f"{attachment}/is-compressed",
+            _is_compressed(level),
+            methods=["GET"],
+            tags=[tag],
+        )
         for route in ("data", "compressed-data"):
-            router.add_api_route(f"{one}/{route}", _attachment_data(level), methods=["GET"], tags=[tag])
-        router.add_api_route(f"{one}/verify-md5", _verify_md5(level), methods=["POST"], tags=[tag])
+            router.add_api_route(
+                f"{attachment}/{route}",
+                _attachment_data(level),
+                methods=["GET"],
+                tags=[tag],
+            )
+        router.add_api_route(
+            f"{attachment}/verify-md5", _verify_md5(level), methods=["POST"], tags=[tag]
+        )
 
     router.add_api_route(
         "/studies/{id}/module-patient",

@@ -2,7 +2,7 @@
 
 Orthanc names each element after the DCMTK data dictionary: the keyword of
 a standard tag (``RETIRED_`` before retired ones), the name given by DCMTK's
-private dictionary for a private tag whose creator it knows, and
+private dictionary for a private tag of a creator listed there, and
 ``Unknown Tag & Data`` otherwise. When DCMTK's dictionary files
 (``dicom.dic`` and ``private.dic``) are installed, they are read here so that
 the names match Orthanc's exactly. Without them, pydicom's dictionaries give
@@ -20,17 +20,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.datadict import DicomDictionary, RepeatersDictionary, mask_match
 from pydicom._private_dict import private_dictionaries
+from pydicom.datadict import DicomDictionary, RepeatersDictionary, mask_match
 
 logger = logging.getLogger(__name__)
 
 UNKNOWN_NAME = "Unknown Tag & Data"
-# Orthanc names these main tags itself, whatever the dictionary says: DCMTK
-# 3.6.4 and later call (0010,1000) RETIRED_OtherPatientIDs.
+# Names that Orthanc gives to main tags in place of the dictionary's: DCMTK
+# 3.6.4 and later name (0010,1000) RETIRED_OtherPatientIDs.
 MAIN_TAG_NAMES = {0x00101000: "OtherPatientIDs"}
 DICTIONARY_FILES = ("dicom.dic", "private.dic")
-# Where Debian and Ubuntu install DCMTK's dictionaries (libdcmtkNN).
+# Install folders of DCMTK's dictionaries on Debian and Ubuntu (libdcmtkNN).
 DCMTK_FOLDERS = ("/usr/share/libdcmtk*", "/usr/local/share/dcmtk*", "/usr/share/dcmtk*")
 
 # One tag pattern of a DCMTK dictionary line: a group or group range, an
@@ -102,7 +102,9 @@ class TagDictionary:
         if entry is not None:
             return entry
         for candidate in self.private_ranges.get(creator, ()):
-            if candidate.matches(group, element & 0xFF) or candidate.matches(group, element):
+            if candidate.matches(group, element & 0xFF) or candidate.matches(
+                group, element
+            ):
                 return candidate.entry
         return None
 
@@ -168,7 +170,9 @@ def _read_dictionary_file(dictionary: TagDictionary, path: Path) -> None:
                 continue
             match, entry = parsed
             group = _bounds(match["group"], match["group_kind"], match["group_end"])
-            element = _bounds(match["element"], match["element_kind"], match["element_end"])
+            element = _bounds(
+                match["element"], match["element_kind"], match["element_end"]
+            )
             creator = match["creator"]
             if creator is not None:
                 if group[2] or element[2]:
@@ -225,7 +229,9 @@ def _pydicom_dictionary() -> TagDictionary:
             if "x" in group_text.lower() or "x" in element_text.lower():
                 continue
             entry = Entry(vr=vr, name=_camel_case(description) or UNKNOWN_NAME)
-            dictionary.private[(creator, int(group_text, 16), int(element_text, 16))] = entry
+            dictionary.private[
+                (creator, int(group_text, 16), int(element_text, 16))
+            ] = entry
     return dictionary
 
 
@@ -257,7 +263,9 @@ def default_dictionary(folder: str | None = None) -> TagDictionary:
     files = find_dcmtk_files(Path(folder) if folder else None)
     dictionary = load_dictionary(files)
     if files:
-        logger.info("DICOM tag names read from DCMTK's dictionary: %s", dictionary.source)
+        logger.info(
+            "DICOM tag names read from DCMTK's dictionary: %s", dictionary.source
+        )
     else:
         logger.info(
             "DCMTK's dictionary files were not found; private tag names come from "

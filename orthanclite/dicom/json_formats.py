@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydicom.charset import decode_bytes
+from pydicom.datadict import dictionary_VR as pydicom_dictionary_vr
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.datadict import dictionary_VR as pydicom_dictionary_vr
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 
@@ -59,8 +59,10 @@ def tag_key(tag: int, separator: str = ",") -> str:
     return f"{tag >> 16:04x}{separator}{tag & 0xFFFF:04x}"
 
 
-def dataset_encodings(dataset: Dataset, inherited: list[str], default_encoding: str) -> list[str]:
-    """Return the codecs of a dataset: its own Specific Character Set, else ``inherited``."""
+def dataset_encodings(
+    dataset: Dataset, inherited: list[str], default_encoding: str
+) -> list[str]:
+    """Return the codecs of a dataset's Specific Character Set, else ``inherited``."""
     element = dataset.get_item(SPECIFIC_CHARACTER_SET)
     if element is None:
         return inherited
@@ -110,7 +112,9 @@ def resolve_vr(
     return vr
 
 
-def dictionary_vr(tag: int, creator: str | None, dictionary: TagDictionary) -> str | None:
+def dictionary_vr(
+    tag: int, creator: str | None, dictionary: TagDictionary
+) -> str | None:
     """Return the VR the dictionaries give to a tag, or None if unknown."""
     group, element = tag >> 16, tag & 0xFFFF
     if group % 2 == 1:
@@ -152,13 +156,17 @@ def number_text(raw: bytes, vr: str, little_endian: bool) -> str:
     return "\\".join(str(value) for value in values)
 
 
-def decode_string(raw: bytes, vr: str, encodings: Sequence[str], padding: bytes = b"\x00 ") -> str:
+def decode_string(
+    raw: bytes, vr: str, encodings: Sequence[str], padding: bytes = b"\x00 "
+) -> str:
     """Decode a string value with the character set, without its trailing padding."""
     raw = raw.rstrip(padding) if vr != "UI" else raw.rstrip(b"\x00")
     if not raw:
         return ""
     if vr in TEXT_VRS:
-        delimiters = {0x5C, 0x5E, 0x3D} if vr == "PN" else {0x5C, 0x0A, 0x0C, 0x0D, 0x09}
+        delimiters = (
+            {0x5C, 0x5E, 0x3D} if vr == "PN" else {0x5C, 0x0A, 0x0C, 0x0D, 0x09}
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             text = decode_bytes(raw, list(encodings), delimiters)
@@ -200,7 +208,9 @@ class JsonConverter:
     ``little_endian`` is the byte order of the dataset's binary numbers.
     """
 
-    def __init__(self, dictionary: TagDictionary, default_encoding: str, little_endian: bool) -> None:
+    def __init__(
+        self, dictionary: TagDictionary, default_encoding: str, little_endian: bool
+    ) -> None:
         self.dictionary = dictionary
         self.default_encoding = default_encoding
         self.little_endian = little_endian
@@ -245,7 +255,8 @@ class JsonConverter:
             # Orthanc names the private creator of leaf elements only.
             answer["Type"] = "Sequence"
             answer["Value"] = [
-                self.convert(item, encodings, pixel_representation) for item in element.value
+                self.convert(item, encodings, pixel_representation)
+                for item in element.value
             ]
             return answer
 
@@ -262,7 +273,9 @@ class JsonConverter:
             answer["Type"], answer["Value"] = "String", text
         return answer
 
-    def element_text(self, element: Element, vr: str, encodings: list[str]) -> str | int | None:
+    def element_text(
+        self, element: Element, vr: str, encodings: list[str]
+    ) -> str | int | None:
         """Return the text of a value, None if binary, or its length if too long."""
         if vr not in STRING_VRS and vr not in NUMBER_FORMATS:
             return None
@@ -281,7 +294,6 @@ class JsonConverter:
         padding = b"\x00" if element.VR == "UN" else b"\x00 "
         return decode_string(raw, vr, encodings, padding)
 
-
     def _pixel_representation(self, dataset: Dataset, inherited: int) -> int:
         element = dataset.get_item(PIXEL_REPRESENTATION)
         if element is None:
@@ -299,7 +311,9 @@ def _value_length(element: Element) -> int:
     return len(value) if isinstance(value, bytes | str) else 0
 
 
-def private_creators(dataset: Dataset, encodings: list[str]) -> dict[tuple[int, int], str]:
+def private_creators(
+    dataset: Dataset, encodings: list[str]
+) -> dict[tuple[int, int], str]:
     """Return the private creators of a dataset by (group, reserved block)."""
     creators: dict[tuple[int, int], str] = {}
     for tag in dataset._dict:
@@ -307,8 +321,14 @@ def private_creators(dataset: Dataset, encodings: list[str]) -> dict[tuple[int, 
         if group % 2 == 1 and 0x10 <= element <= 0xFF:
             item = dataset.get_item(tag)
             # DCMTK does not take a creator sent as UN into account.
-            if item is not None and item.VR != "UN" and not isinstance(item.value, DicomSequence):
-                creators[(group, element)] = decode_string(raw_value(item), "LO", encodings)
+            if (
+                item is not None
+                and item.VR != "UN"
+                and not isinstance(item.value, DicomSequence)
+            ):
+                creators[(group, element)] = decode_string(
+                    raw_value(item), "LO", encodings
+                )
     return creators
 
 

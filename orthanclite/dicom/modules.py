@@ -1,10 +1,9 @@
 """Attributes of the DICOM modules that ``/{level}/{id}/module`` returns.
 
-The lists follow the module tables of DICOM PS3.3 (2011 edition) that
-Orthanc 1.10.1 uses: Patient (C.7-1 with the Issuer of Patient ID macro),
-General Study (C.7-3), General Series (C.7-5 with the Performed Procedure
-Step Summary macro) and SOP Common (C.12-1 with the Digital Signatures
-macro).
+Orthanc 1.10.1 uses the module tables of DICOM PS3.3 (2011 edition). These
+are Patient (C.7-1, with the Issuer of Patient ID macro), General Study
+(C.7-3), General Series (C.7-5, with the Performed Procedure Step Summary
+macro) and SOP Common (C.12-1, with the Digital Signatures macro).
 """
 
 from __future__ import annotations

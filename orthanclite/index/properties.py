@@ -34,7 +34,9 @@ def set_metadata(session: Session, resource_id: int, name: str, value: str) -> N
 def delete_metadata(session: Session, resource_id: int, name: str) -> bool:
     """Delete one metadata value; return False when there was none."""
     deleted = session.execute(
-        delete(Metadata).where(Metadata.resource_id == resource_id, Metadata.name == name)
+        delete(Metadata).where(
+            Metadata.resource_id == resource_id, Metadata.name == name
+        )
     )
     return bool(deleted.rowcount)
 

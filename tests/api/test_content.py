@@ -1,6 +1,6 @@
 """Content routes over HTTP: tags, header, raw content, metadata, attachments.
 
-The reference tests compare every answer with the one Orthanc 1.10.1 gave
+The reference tests compare every response with the one Orthanc 1.10.1 sent
 for the same file (recorded by ``tests/content_reference.py``).
 """
 
@@ -85,7 +85,7 @@ def corrected(name: str, tags: dict) -> dict:
 
 
 def content_differences(client: httpx.Client, base: str, expected: dict) -> list[str]:
-    """Compare every recorded /content path with this server's answer."""
+    """Compare every recorded /content path with this server's response."""
     problems = []
     for path, answer in expected.items():
         response = client.get(f"{base}/content{'' if path == '/' else path}")
@@ -103,7 +103,7 @@ def content_differences(client: httpx.Client, base: str, expected: dict) -> list
 @needs_dcmtk
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_content_routes_match_orthanc(http: httpx.Client, name: str) -> None:
-    """Every form of /tags, /header and /content equals Orthanc's answer."""
+    """Every form of /tags, /header and /content equals Orthanc's response."""
     expected = REFERENCE[name]
     instance = upload(http, FILES[name])["ID"]
     base = f"/instances/{instance}"
@@ -138,7 +138,9 @@ class TestTags:
         http.delete(f"/instances/{instance}")
 
     @needs_dcmtk
-    def test_implicit_private_without_dictionary_is_null(self, http: httpx.Client) -> None:
+    def test_implicit_private_without_dictionary_is_null(
+        self, http: httpx.Client
+    ) -> None:
         instance = upload(http, synthetic.private_tags_file(implicit=True))["ID"]
         tags = http.get(f"/instances/{instance}/tags").json()
         assert tags["4321,1011"]["Type"] == "Null"
@@ -148,7 +150,11 @@ class TestTags:
     def test_value_lengths_around_limit(self, http: httpx.Client) -> None:
         instance = upload(http, synthetic.long_values_file())["ID"]
         tags = http.get(f"/instances/{instance}/tags").json()
-        assert tags["0008,1030"] == {"Name": "StudyDescription", "Type": "TooLong", "Value": None}
+        assert tags["0008,1030"] == {
+            "Name": "StudyDescription",
+            "Type": "TooLong",
+            "Value": None,
+        }
         assert tags["0020,4000"]["Value"] == "C" * 256
         assert tags["0010,21b0"]["Type"] == "TooLong"
         simplified = http.get(f"/instances/{instance}/simplified-tags").json()
@@ -210,14 +216,18 @@ class TestTags:
         gbk = upload(http, synthetic.gbk_alias())["ID"]
         korean = upload(http, synthetic.korean_iso2022())["ID"]
         gbk_name = http.get(f"/instances/{gbk}/simplified-tags").json()["PatientName"]
-        korean_name = http.get(f"/instances/{korean}/simplified-tags").json()["PatientName"]
+        korean_name = http.get(f"/instances/{korean}/simplified-tags").json()[
+            "PatientName"
+        ]
         assert gbk_name == "Wang^XiaoDong=王^小东"
         assert korean_name == "Hong^Gildong=洪^吉洞=홍^길동"
         http.delete(f"/instances/{gbk}")
         http.delete(f"/instances/{korean}")
 
     def test_unknown_instance(self, http: httpx.Client) -> None:
-        response = http.get("/instances/00000000-00000000-00000000-00000000-00000000/tags")
+        response = http.get(
+            "/instances/00000000-00000000-00000000-00000000-00000000/tags"
+        )
         assert response.status_code == 404
         assert response.json()["OrthancStatus"] == 17
 
@@ -252,7 +262,9 @@ def series(http: httpx.Client) -> Iterator[dict]:
         ds.InstanceNumber = str(number + 1)
         ds.ImageComments = f"image {number}"
         ds.StudyDescription = "Shared study"
-        ds.ProcedureCodeSequence = synthetic.Sequence([synthetic.code_item("P", "same")])
+        ds.ProcedureCodeSequence = synthetic.Sequence(
+            [synthetic.code_item("P", "same")]
+        )
         answers.append(upload(http, synthetic.write(ds)))
     yield answers[0] | {"Instances": [answer["ID"] for answer in answers]}
     for answer in answers:
@@ -272,7 +284,11 @@ class TestContent:
     def test_sequence_lists_items(self, http: httpx.Client, nested: str) -> None:
         assert http.get(f"{nested}/0008-1032").json() == ["0", "1"]
         assert http.get(f"{nested}/0008-1140").json() == []
-        assert http.get(f"{nested}/0008-1032/0").json() == ["0008-0100", "0008-0102", "0008-0104"]
+        assert http.get(f"{nested}/0008-1032/0").json() == [
+            "0008-0100",
+            "0008-0102",
+            "0008-0104",
+        ]
 
     def test_tag_spellings(self, http: httpx.Client, nested: str) -> None:
         dashed = http.get(f"{nested}/0010-0010").content
@@ -299,7 +315,9 @@ class TestContent:
 
 
 class TestSeveralInstances:
-    def test_shared_tags_keep_equal_strings(self, http: httpx.Client, series: dict) -> None:
+    def test_shared_tags_keep_equal_strings(
+        self, http: httpx.Client, series: dict
+    ) -> None:
         shared = http.get(f"/series/{series['ParentSeries']}/shared-tags").json()
         assert shared["0008,1030"]["Value"] == "Shared study"
         assert "0020,0013" not in shared
@@ -308,18 +326,24 @@ class TestSeveralInstances:
     def test_shared_tags_forms(self, http: httpx.Client, series: dict) -> None:
         study = series["ParentStudy"]
         simplified = http.get(f"/studies/{study}/shared-tags?simplify").json()
-        short = http.get(f"/patients/{series['ParentPatient']}/shared-tags?short").json()
+        short = http.get(
+            f"/patients/{series['ParentPatient']}/shared-tags?short"
+        ).json()
         assert simplified["StudyDescription"] == "Shared study"
         assert short["0008,1030"] == "Shared study"
 
     def test_instances_tags(self, http: httpx.Client, series: dict) -> None:
-        answer = http.get(f"/series/{series['ParentSeries']}/instances-tags?simplify").json()
+        answer = http.get(
+            f"/series/{series['ParentSeries']}/instances-tags?simplify"
+        ).json()
         assert sorted(answer) == sorted(series["Instances"])
         assert answer[series["ID"]]["ImageComments"] == "image 0"
 
     def test_modules(self, http: httpx.Client, series: dict) -> None:
         study = http.get(f"/studies/{series['ParentStudy']}/module").json()
-        patient = http.get(f"/studies/{series['ParentStudy']}/module-patient?simplify").json()
+        patient = http.get(
+            f"/studies/{series['ParentStudy']}/module-patient?simplify"
+        ).json()
         instance = http.get(f"/instances/{series['ID']}/module?short").json()
         assert sorted(study) == ["0008,1030", "0008,1032", "0020,000d"]
         assert patient == {"PatientID": "SYN-SHARED", "PatientName": "Synthetic^Case"}
@@ -404,7 +428,9 @@ class TestStoredFiles:
         yield process
         process.stop()
 
-    def stored_path(self, server: ServerProcess, client: httpx.Client, instance: str) -> Path:
+    def stored_path(
+        self, server: ServerProcess, client: httpx.Client, instance: str
+    ) -> Path:
         uuid = client.get(f"/instances/{instance}").json()["FileUuid"]
         return server.data / "storage" / uuid[:2] / uuid[2:4] / uuid
 
@@ -439,7 +465,9 @@ class TestDefaultEncoding:
                 assert latin["SeriesDescription"] != "Исследование"
                 put = client.put("/tools/default-encoding", content=b"Windows1251")
                 assert put.text == "Windows1251"
-                cyrillic = client.get(f"/instances/{answer['ID']}/simplified-tags").json()
+                cyrillic = client.get(
+                    f"/instances/{answer['ID']}/simplified-tags"
+                ).json()
                 assert cyrillic["SeriesDescription"] == "Исследование"
                 bad = client.put("/tools/default-encoding", content=b"Klingon")
                 assert bad.status_code == 400
