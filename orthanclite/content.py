@@ -20,7 +20,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.sequence import Sequence as DicomSequence
 
 from orthanclite.context import ServerContext
-from orthanclite.dicom.dictionary import TagDictionary, default_dictionary
+from orthanclite.dicom.dictionary import TagDictionary, default_dictionary, tag_name
 from orthanclite.dicom.json_formats import (
     STRING_VRS,
     JsonConverter,
@@ -155,9 +155,7 @@ class InstanceContent:
             full = self._converter(stored).convert(stored.dataset)
             if stored.pixel_tag is not None:
                 full[tag_key(stored.pixel_tag)] = {
-                    "Name": self.dictionary.standard_entry(stored.pixel_tag).name  # type: ignore[union-attr]
-                    if self.dictionary.standard_entry(stored.pixel_tag)
-                    else "PixelData",
+                    "Name": tag_name(self.dictionary, stored.pixel_tag, None),
                     "Type": "Null",
                     "Value": None,
                 }
@@ -248,27 +246,27 @@ class InstanceContent:
         for position in range(0, len(path), 2):
             tag = parse_tag(path[position])
             if position == 0 and tag == stored.pixel_tag:
-                return self._pixel_content(stored, path[1:])
+                return self._pixel_content(stored, public_id, path[1:])
             element = dataset.get_item(tag)
             if element is None and position == 0:
                 element = stored.trailing.get_item(tag)
             if element is None:
-                raise OrthancError(ErrorCode.UNKNOWN_RESOURCE, http_status=404)
+                raise _no_content(public_id, path[: position + 1])
             value = element.value
             if isinstance(value, DicomSequence):
                 if position + 1 == len(path):
                     return [str(index) for index in range(len(value))]
                 index = _parse_index(path[position + 1])
                 if index is None or index >= len(value):
-                    raise OrthancError(ErrorCode.UNKNOWN_RESOURCE, http_status=404)
+                    raise _no_content(public_id, path[: position + 2])
                 dataset = value[index]
                 if position + 2 == len(path):
                     return [tag_key(t, "-") for t in sorted(dataset._dict)]
                 continue
             if position + 1 != len(path):
-                raise OrthancError(ErrorCode.UNKNOWN_RESOURCE, http_status=404)
-            return self._element_bytes(stored, element, top_level=position == 0)
-        raise OrthancError(ErrorCode.UNKNOWN_RESOURCE, http_status=404)
+                raise _no_content(public_id, path)
+            return self._element_bytes(stored, element)
+        raise _no_content(public_id, path)
 
     def _top_level_tags(self, stored: StoredDataset) -> list[str]:
         tags = sorted(stored.dataset._dict)
@@ -277,9 +275,7 @@ class InstanceContent:
         tags += sorted(stored.trailing._dict)
         return [tag_key(tag, "-") for tag in tags]
 
-    def _element_bytes(
-        self, stored: StoredDataset, element: Any, top_level: bool
-    ) -> bytes:
+    def _element_bytes(self, stored: StoredDataset, element: Any) -> bytes:
         if (
             isinstance(element, RawDataElement)
             and element.value is None
@@ -307,20 +303,27 @@ class InstanceContent:
         return swap_to_little_endian(raw, vr)
 
     def _pixel_content(
-        self, stored: StoredDataset, rest: list[str]
+        self, stored: StoredDataset, public_id: str, rest: list[str]
     ) -> list[str] | bytes:
         items = read_pixel_items(stored)
         if not rest:
             return [str(index) for index in range(len(items))]
         index = _parse_index(rest[0])
         if len(rest) > 1 or index is None or index >= len(items):
-            raise OrthancError(ErrorCode.UNKNOWN_RESOURCE, http_status=404)
+            raise _no_content(public_id, [tag_key(stored.pixel_tag or 0, "-")] + rest)
         item = items[index]
         raw = item if isinstance(item, bytes) else read_bytes(stored.path, *item)
         if stored.little_endian or len(items) > 1 or stored.pixel_vr != "OW":
             return raw
         # DCMTK holds big endian OW data as 16-bit words in memory.
         return swap_to_little_endian(raw, "OW")
+
+
+def _no_content(public_id: str, path: list[str]) -> OrthancError:
+    return OrthancError(
+        ErrorCode.UNKNOWN_RESOURCE,
+        f"Instance {public_id} has no element or item at /content/{'/'.join(path)}",
+    )
 
 
 def parse_tag(text: str) -> int:
