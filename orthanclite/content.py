@@ -1,8 +1,8 @@
 """DICOM content of stored instances: tags in Orthanc's forms and raw values.
 
-Reading an instance parses its file up to the Pixel Data (never the pixels
-themselves) and keeps the result in a small LRU cache keyed by attachment
-UUID, so the routes that show tags of the same instance parse it once.
+Reading an instance parses its file up to the Pixel Data, never the pixels
+themselves. The result stays in a small LRU cache keyed by attachment UUID,
+so the routes that show tags of the same instance parse it once.
 Every function here blocks on disk I/O; route handlers call it from worker
 threads.
 """
@@ -226,9 +226,9 @@ class InstanceContent:
         if not instances:
             return {}
         full = self.full_tags(instances[0])
-        wanted = {tag_key(tag) for tag in MODULE_TAGS[module_level]}
+        module_keys = {tag_key(tag) for tag in MODULE_TAGS[module_level]}
         return format_tags(
-            {k: v for k, v in full.items() if k in wanted}, simplified, short
+            {k: v for k, v in full.items() if k in module_keys}, simplified, short
         )
 
     # -- raw content -------------------------------------------------------
@@ -299,7 +299,7 @@ class InstanceContent:
         if stored.little_endian:
             return raw
         # Big endian files: numbers are returned in little endian, the byte
-        # order Orthanc holds them in memory.
+        # order Orthanc keeps them in memory.
         return swap_to_little_endian(raw, vr)
 
     def _pixel_content(
@@ -315,7 +315,7 @@ class InstanceContent:
         raw = item if isinstance(item, bytes) else read_bytes(stored.path, *item)
         if stored.little_endian or len(items) > 1 or stored.pixel_vr != "OW":
             return raw
-        # DCMTK holds big endian OW data as 16-bit words in memory.
+        # DCMTK keeps big endian OW data in memory as 16-bit words.
         return swap_to_little_endian(raw, "OW")
 
 
@@ -329,7 +329,7 @@ def _no_content(public_id: str, path: list[str]) -> OrthancError:
 def parse_tag(text: str) -> int:
     """Parse ``gggg-eeee``, ``gggg,eeee``, ``ggggeeee`` or a keyword.
 
-    Raises OrthancError ``UNKNOWN_DICOM_TAG`` (HTTP 500, as Orthanc answers).
+    Raises OrthancError ``UNKNOWN_DICOM_TAG`` with HTTP 500, as Orthanc does.
     """
     compact = (
         text.replace("-", "").replace(",", "")
