@@ -94,6 +94,22 @@ class Settings(BaseSettings):
     index_directory: Path | None = Field(
         None, description="Folder of the SQLite index; default: the data folder."
     )
+    default_encoding: str = Field(
+        "Latin1",
+        description="Character set of files without Specific Character Set (Orthanc's "
+        "DefaultEncoding); PUT /tools/default-encoding overrides it at run time.",
+    )
+    user_metadata: dict[str, int] = Field(
+        default_factory=dict,
+        description="Names of user metadata and their numbers, from 1024 to 65535 "
+        '(Orthanc\'s UserMetadata), for example {"Sample": 1024}.',
+    )
+    dicom_dictionary: Path | None = Field(
+        None,
+        description="Folder of DCMTK's dicom.dic and private.dic, which name the tags "
+        "as Orthanc does. By default DCMDICTPATH is read, then the folders where "
+        "Linux packages install DCMTK.",
+    )
 
     @property
     def storage_dir(self) -> Path:

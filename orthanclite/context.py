@@ -33,7 +33,7 @@ from orthanclite.dicom.parsing import (
 )
 from orthanclite.errors import ErrorCode, OrthancError, unknown_resource
 from orthanclite.expansion import expand_resources
-from orthanclite.index import queries, updates
+from orthanclite.index import properties, queries, updates
 from orthanclite.index.models import Resource
 from orthanclite.index.session import create_index_engine, create_session_factory, upgrade_schema
 from orthanclite.storage import FileStorage, StagedFile, StagedWriter
@@ -77,9 +77,16 @@ class ServerContext:
             max_patients=settings.maximum_patient_count,
             recycle=settings.maximum_storage_mode == "Recycle",
         )
+        # Character set of files without Specific Character Set; changed at
+        # run time by PUT /tools/default-encoding, which persists it.
+        self.default_encoding = settings.default_encoding
 
     def start(self) -> None:
         upgrade_schema(self.engine)
+        with self.read_session() as session:
+            stored_encoding = properties.get_property(session, "DefaultEncoding")
+        if stored_encoding:
+            self.default_encoding = stored_encoding
         removed = self.storage.clear_staging()
         if removed:
             logger.warning("Removed %d incomplete uploads left by a previous run", removed)
@@ -128,10 +135,12 @@ class ServerContext:
         """
         try:
             if staged.content is not None:
-                parsed = parse_instance(io.BytesIO(staged.content), staged.size)
+                parsed = parse_instance(
+                    io.BytesIO(staged.content), staged.size, self.default_encoding
+                )
             else:
                 with open(staged.path, "rb") as fp:
-                    parsed = parse_instance(fp, staged.size)
+                    parsed = parse_instance(fp, staged.size, self.default_encoding)
         except DicomDirectoryError as error:
             self.storage.discard(staged.path)
             raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
@@ -168,6 +177,8 @@ class ServerContext:
         }
         if parsed.index_in_series is not None:
             metadata = {"IndexInSeries": str(parsed.index_in_series)} | metadata
+        if parsed.pixel_data_offset is not None:
+            metadata["PixelDataOffset"] = str(parsed.pixel_data_offset)
 
         try:
             uuid = self.storage.commit(staged.path)

@@ -60,6 +60,8 @@ class ParsedInstance:
     index_in_series: int | None
     has_file_meta: bool
     encodings: list[str] = field(default_factory=list)
+    # Offset of the Pixel Data element in the file (Orthanc's PixelDataOffset).
+    pixel_data_offset: int | None = None
 
 
 def parse_instance(
@@ -77,7 +79,7 @@ def parse_instance(
         raise DicomParseError("Received an empty DICOM file")
     dataset, forced = _read_dataset(fp, size)
     try:
-        _check_complete(dataset, fp, size)
+        pixel_data_offset = _check_complete(dataset, fp, size)
     except DicomParseError:
         if forced:
             # Without a DICM header, bytes that run past the end are
@@ -126,6 +128,7 @@ def parse_instance(
         index_in_series=index_in_series(main_tags[Level.INSTANCE]),
         has_file_meta=not forced and bool(file_meta),
         encodings=encodings,
+        pixel_data_offset=pixel_data_offset,
     )
 
 
@@ -168,11 +171,12 @@ def _dcmread(fp: BinaryIO, force: bool, size: int | None = None) -> Dataset:
     return dataset
 
 
-def _check_complete(dataset: Dataset, fp: BinaryIO, size: int) -> None:
+def _check_complete(dataset: Dataset, fp: BinaryIO, size: int) -> int | None:
     """Reject a file whose last values or pixel data run past its end.
 
     pydicom reads a truncated file without complaint, so the declared lengths
     of the top-level values and of the Pixel Data are checked against the size.
+    Returns the offset of the Pixel Data element, if there is one.
     """
     truncated = DicomParseError(f"The DICOM file is truncated (size: {size} bytes)")
     for element in dataset._dict.values():
@@ -187,13 +191,13 @@ def _check_complete(dataset: Dataset, fp: BinaryIO, size: int) -> None:
     position = fp.tell()
     header = fp.read(12)
     if len(header) < 8:
-        return
+        return None
     little_endian = dataset.original_encoding[1] is not False
     implicit = dataset.original_encoding[0] is True
     endian = "<" if little_endian else ">"
     group, elem = struct.unpack(endian + "HH", header[:4])
     if (group << 16 | elem) not in PIXEL_DATA_TAGS:
-        return
+        return None
     if implicit:
         length = struct.unpack(endian + "I", header[4:8])[0]
         value_start = position + 8
@@ -208,8 +212,9 @@ def _check_complete(dataset: Dataset, fp: BinaryIO, size: int) -> None:
     if length != UNDEFINED_LENGTH:
         if value_start + length > size:
             raise truncated
-        return
+        return position
     _check_encapsulated_items(fp, value_start, size, endian, truncated)
+    return position
 
 
 def _check_encapsulated_items(
