@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         True, description="Flush each stored file to disk before indexing it."
     )
     log_level: str = Field("INFO", description="Logging level of the server.")
+    max_frame_size: int = Field(
+        256 * 1024 * 1024,
+        ge=1,
+        description="Maximum bytes of one decoded frame; larger frames answer 415.",
+    )
 
     @property
     def storage_dir(self) -> Path:
