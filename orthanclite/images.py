@@ -7,12 +7,16 @@ keyed by the attachment UUID, which changes whenever an instance's file does.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gzip
 import logging
+import multiprocessing
+import os
 import threading
 import weakref
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,6 +47,10 @@ CLIP_TYPES: dict[str, type[np.integer]] = {
 DATASET_CACHE_BYTES = 64 * 1024 * 1024
 FRAME_CACHE_BYTES = 64 * 1024 * 1024
 PDF_MEDIA_TYPE = "application/pdf"
+# Compressed frames at least this large once decoded go to a worker process:
+# the JPEG 2000 and JPEG-LS plugins hold the GIL while they decode, so in a
+# thread they would stall every other request.
+PROCESS_DECODE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,20 @@ class ImageService:
         self.max_frame_bytes = context.settings.max_frame_size
         self._datasets = _LRUCache(DATASET_CACHE_BYTES)
         self._frames = _LRUCache(FRAME_CACHE_BYTES)
+        self._paths: dict[str, str] = {}
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                # "spawn" because forking a process that runs threads is unsafe.
+                self._pool = ProcessPoolExecutor(
+                    max_workers=min(4, os.cpu_count() or 1),
+                    mp_context=multiprocessing.get_context("spawn"),
+                )
+                atexit.register(self._pool.shutdown, wait=False, cancel_futures=True)
+            return self._pool
 
     # -- reading -------------------------------------------------------------
 
@@ -114,6 +136,7 @@ class ImageService:
                     ErrorCode.BAD_FILE_FORMAT, f"Cannot read the DICOM file: {error}"
                 ) from None
             self._datasets.put(uuid, dataset, path.stat().st_size)
+        self._paths[uuid] = str(path)
         return uuid, dataset
 
     def frame_numbers(self, public_id: str) -> list[int]:
@@ -138,7 +161,7 @@ class ImageService:
             key = (uuid, index)
             frame = self._frames.get(key)
             if frame is None:
-                frame = frames.decode_frame(dataset, info, index)
+                frame = self._decode(uuid, dataset, info, index)
                 frame.flags.writeable = False
                 self._frames.put(key, frame, frame.nbytes)
         except FrameIndexError as error:
@@ -146,6 +169,12 @@ class ImageService:
         except ImageDecodeError as error:
             raise _unsupported(public_id, error) from None
         return dataset, info, frame
+
+    def _decode(self, uuid: str, dataset: Dataset, info: ImageInfo, index: int) -> np.ndarray:
+        if not info.is_encapsulated or info.decoded_frame_bytes < PROCESS_DECODE_BYTES:
+            return frames.decode_frame(dataset, info, index)
+        future = self._process_pool().submit(frames.decode_file_frame, self._paths[uuid], index)
+        return future.result()
 
     # -- answers ---------------------------------------------------------------
 

@@ -340,8 +340,15 @@ def _palette_source(dataset: Dataset, info: ImageInfo) -> Dataset:
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """Return an error message on one line; pydicom lists each plugin's failure."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(lines) if lines else type(error).__name__
+
+
+def decode_file_frame(path: str, index: int) -> np.ndarray:
+    """Read a file and decode one frame; the entry point of worker processes."""
+    dataset = read_dataset(path)
+    return decode_frame(dataset, image_info(dataset), index)
 
 
 def raw_frame(dataset: Dataset, info: ImageInfo, index: int) -> bytes:
