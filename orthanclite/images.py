@@ -43,9 +43,10 @@ CLIP_TYPES: dict[str, type[np.integer]] = {
     "image-uint16": np.uint16,
     "image-int16": np.int16,
 }
-# Bytes of parsed files and of decoded frames that the caches keep.
+# Bytes of parsed files, decoded frames and encoded images that the caches keep.
 DATASET_CACHE_BYTES = 64 * 1024 * 1024
 FRAME_CACHE_BYTES = 64 * 1024 * 1024
+ANSWER_CACHE_BYTES = 32 * 1024 * 1024
 PDF_MEDIA_TYPE = "application/pdf"
 # Compressed frames at least this large once decoded go to a worker process:
 # the JPEG 2000 and JPEG-LS plugins hold the GIL while they decode, so in a
@@ -55,7 +56,7 @@ PROCESS_DECODE_BYTES = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
-    """What one image request asks for, already validated."""
+    """The parameters of one image request, already validated."""
 
     mode: Mode
     image_format: ImageFormat = "png"
@@ -106,6 +107,7 @@ class ImageService:
         self.max_frame_bytes = context.settings.max_frame_size
         self._datasets = _LRUCache(DATASET_CACHE_BYTES)
         self._frames = _LRUCache(FRAME_CACHE_BYTES)
+        self._answers = _LRUCache(ANSWER_CACHE_BYTES)
         self._paths: dict[str, str] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -176,10 +178,23 @@ class ImageService:
         future = self._process_pool().submit(frames.decode_file_frame, self._paths[uuid], index)
         return future.result()
 
-    # -- answers ---------------------------------------------------------------
+    # -- responses -------------------------------------------------------------
 
     def render(self, public_id: str, index: int, options: RenderOptions) -> tuple[bytes, str]:
-        """Render one frame in ``options.mode`` and encode it; return body and media type."""
+        """Render one frame in ``options.mode`` and encode it; return body and media type.
+
+        Encoded images are cached: viewers ask for the same previews again
+        and again, and PNG encoding costs more than everything else.
+        """
+        uuid, _ = self.dataset(public_id)
+        key = (uuid, index, options)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._render(public_id, index, options)
+            self._answers.put(key, answer, len(answer[0]))
+        return answer
+
+    def _render(self, public_id: str, index: int, options: RenderOptions) -> tuple[bytes, str]:
         dataset, info, frame = self.decoded_frame(public_id, index)
         pixels = self._pixels(dataset, info, frame, options)
         if options.image_format == "jpeg":
@@ -211,7 +226,7 @@ class ImageService:
             )
         pixels = rendering.clip_to(frame, CLIP_TYPES[options.mode])
         if pixels.dtype == np.int16:
-            # The PNG holds the two's complement bits of the signed values.
+            # The PNG contains the two's complement bits of the signed values.
             pixels = pixels.view(np.uint16)
         return pixels
 
@@ -253,6 +268,18 @@ class ImageService:
             for n in range(info.number_of_frames)
         ]
         return encoding.encode_npy(np.stack(stack))
+
+    def matlab(self, public_id: str, index: int) -> str:
+        """Return one grayscale frame as a MATLAB/Octave expression of its stored values."""
+        _, info, frame = self.decoded_frame(public_id, index)
+        if frame.ndim != 2:
+            raise OrthancError(
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                f"The MATLAB form is only available for grayscale images, this one is "
+                f"{info.photometric}; use /numpy",
+            )
+        rows = (" ".join(str(value) for value in row) for row in frame.tolist())
+        return "double([ " + " ; ".join(rows) + " ])"
 
     def pdf(self, public_id: str) -> bytes:
         """Return the PDF document of an Encapsulated PDF instance."""
@@ -305,7 +332,7 @@ def _unsupported(public_id: str, error: ImageDecodeError) -> OrthancError:
 
 
 def _frame_not_found(error: FrameIndexError) -> OrthancError:
-    # Orthanc 1.10.1 answers 404 for uncompressed pixel data and 415 for
+    # Orthanc 1.10.1 responds 404 for uncompressed pixel data and 415 for
     # compressed pixel data.
     if error.encapsulated:
         return OrthancError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(error))

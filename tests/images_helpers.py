@@ -41,7 +41,7 @@ def pixel_digest(pixels: np.ndarray) -> str:
 
 
 def decode_image(body: bytes) -> np.ndarray:
-    """Decode a PNG or JPEG answer; 16-bit PNGs come back as uint16."""
+    """Decode a PNG or JPEG response body; 16-bit PNGs come back as uint16."""
     image = Image.open(io.BytesIO(body))
     pixels = np.asarray(image)
     if image.mode.startswith("I"):

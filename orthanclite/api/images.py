@@ -2,7 +2,7 @@
 
 The image format follows the ``Accept`` header as in Orthanc 1.10.1: PNG by
 default and for ``*/*`` or ``image/*``, JPEG for ``image/jpeg``, PAM for
-``image/x-portable-arbitrarymap``; any other image type answers 404.
+``image/x-portable-arbitrarymap``; any other image type gets 404.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def _quality(request: Request) -> int:
     except ValueError:
         quality = 0
     if not 1 <= quality <= 100:
-        # Orthanc 1.10.1 answers 415 for an invalid quality.
+        # Orthanc 1.10.1 responds 415 to an invalid quality.
         raise OrthancError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f'Argument "quality" must be an integer from 1 to 100, got {value!r}',
@@ -113,7 +113,7 @@ def _number(request: Request, name: str, minimum: float | None = None) -> float 
     except ValueError:
         number = None
     if number is None or (minimum is not None and number < minimum):
-        # Orthanc 1.10.1 answers 404 for invalid arguments of /rendered.
+        # Orthanc 1.10.1 responds 404 to invalid arguments of /rendered.
         raise OrthancError(
             ErrorCode.PARAMETER_OUT_OF_RANGE,
             f'Invalid argument "{name}": {value!r}',
@@ -281,6 +281,20 @@ async def get_frame_numpy(id: str, frame: str, request: Request, context: Contex
         service.numpy, id, frame_index(frame), _enabled(request, "rescale", default=True)
     )
     return Response(body, media_type="application/octet-stream")
+
+
+@router.get("/instances/{id}/matlab", response_class=Response)
+async def get_instance_matlab(id: str, context: ContextDep) -> Response:
+    """Get the first frame as a MATLAB/Octave matrix of its stored values."""
+    body = await run_in_threadpool(image_service(context).matlab, id, 0)
+    return Response(body, media_type="text/plain")
+
+
+@router.get("/instances/{id}/frames/{frame}/matlab", response_class=Response)
+async def get_frame_matlab(id: str, frame: str, context: ContextDep) -> Response:
+    """Get one frame as a MATLAB/Octave matrix of its stored values."""
+    body = await run_in_threadpool(image_service(context).matlab, id, frame_index(frame))
+    return Response(body, media_type="text/plain")
 
 
 @router.get("/instances/{id}/pdf", response_class=Response)

@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-# zlib level of PNG answers: level 1 makes files a little larger than
+# zlib level of PNG responses: level 1 makes files a little larger than
 # level 6 but is several times faster on 512x512 frames.
 PNG_COMPRESS_LEVEL = 1
 

@@ -3,7 +3,7 @@
 Decoding goes through pydicom's pixel decoders, which use the pylibjpeg
 plugins for JPEG, JPEG-LS, JPEG 2000 and RLE. The geometry that the Image
 Pixel module declares is checked before anything is decoded, so a file that
-claims a huge frame or holds less data than it declares is rejected without
+claims a huge frame or contains less data than it declares is rejected without
 allocating the frame.
 """
 
@@ -53,8 +53,8 @@ class ImageDecodeError(ValueError):
 class FrameIndexError(IndexError):
     """The frame number is outside the frames of the instance.
 
-    ``encapsulated`` tells whether the pixel data is compressed, because
-    Orthanc 1.10.1 answers 404 for uncompressed and 415 for compressed frames.
+    ``encapsulated`` is true for compressed pixel data, because Orthanc
+    1.10.1 responds 404 for uncompressed and 415 for compressed frames.
     """
 
     def __init__(self, message: str, encapsulated: bool) -> None:
@@ -220,7 +220,7 @@ def check_frame(info: ImageInfo, dataset: Dataset, index: int, max_frame_bytes: 
         needed = _native_frame_end(info, info.number_of_frames - 1)
         if available < needed:
             raise ImageDecodeError(
-                f"The pixel data holds {available} bytes, but {info.number_of_frames} "
+                f"The pixel data contains {available} bytes, but {info.number_of_frames} "
                 f"frame(s) of {info.columns}x{info.rows} pixels need {needed} bytes"
             )
 
@@ -234,7 +234,7 @@ def _check_codestream_size(info: ImageInfo, codestream: bytes, index: int) -> No
     size = codestream_size(codestream, info.transfer_syntax)
     if size is not None and size != (info.columns, info.rows):
         raise ImageDecodeError(
-            f"Frame {index} holds a {size[0]}x{size[1]} image, but the dataset "
+            f"Frame {index} contains a {size[0]}x{size[1]} image, but the dataset "
             f"declares {info.columns}x{info.rows} (Columns x Rows)"
         )
 
@@ -356,7 +356,7 @@ def raw_frame(dataset: Dataset, info: ImageInfo, index: int) -> bytes:
 
     For compressed pixel data this is the codestream of the frame (its
     fragments joined). Uncompressed 1-bit frames that do not start on a byte
-    boundary are returned from the byte that holds their first pixel.
+    boundary are returned from the byte that contains their first pixel.
     """
     value = dataset[info.pixel_keyword].value
     if info.is_encapsulated:

@@ -17,6 +17,7 @@ high 8 bits of each sample in preview and rendered.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,7 @@ def first_window(dataset: Dataset) -> Window | None:
     """Return the first WindowCenter/WindowWidth pair, if it is usable.
 
     Both elements have VM 1-n. When their counts differ, or the width is not
-    positive, there is no usable window and the caller falls back to min-max.
+    positive, there is no usable window and the caller uses its default.
     """
     centers = _decimal_values(dataset.get("WindowCenter"))
     widths = _decimal_values(dataset.get("WindowWidth"))
@@ -83,13 +84,17 @@ def first_window(dataset: Dataset) -> Window | None:
 
 
 def _decimal_values(value: object) -> list[float]:
+    """Return the numbers of a DS or IS value of any multiplicity; [] if invalid."""
     if value is None or value == "":
         return []
-    items = value if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, (str, bytes)) else [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        items: Iterable[object] = [value]
+    else:
+        items = value
     numbers = []
     for item in items:
         try:
-            numbers.append(float(item))
+            numbers.append(float(item))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return []
     return numbers

@@ -49,7 +49,7 @@ LOSSLESS_TWINS = {
     "SC_rgb_gdcm2k_uncompressed.dcm": "SC_rgb.dcm",
     "explicit_VR-UN.dcm": None,
 }
-# Lossy or otherwise undecodable by Orthanc: the answer must be an image of
+# Lossy or otherwise undecodable by Orthanc: the response must be an image of
 # the right size and kind.
 DECODABLE_ONLY = [
     "693_J2KI.dcm",
@@ -88,7 +88,7 @@ DECODABLE_ONLY = [
 # Test files whose pixel data cannot be decoded, with the reason.
 UNDECODABLE = {
     "JPEG-lossy.dcm": "A misplaced marker segment was found",
-    "JPEG2000-embedded-sequence-delimiter.dcm": "holds a 3722445056x1024 image",
+    "JPEG2000-embedded-sequence-delimiter.dcm": "contains a 3722445056x1024 image",
     "badVR.dcm": "Cannot decode frame 0",
 }
 
@@ -342,7 +342,7 @@ def test_short_pixel_data_415(http: httpx.Client, upload: Uploaded) -> None:
     instance = upload(to_bytes(dataset))
     response = http.get(f"/instances/{instance}/preview")
     assert response.status_code == 415
-    assert "holds 100 bytes" in response.json()["Details"]
+    assert "contains 100 bytes" in response.json()["Details"]
 
 
 def test_huge_declared_frame_415(http: httpx.Client, upload: Uploaded) -> None:
@@ -656,3 +656,10 @@ def test_decoding_leaves_server_responsive(http: httpx.Client, upload: Uploaded)
     assert status == 200
     assert decoding, "the decode finished too early to prove anything"
     assert elapsed < 1.0
+
+
+def test_matlab_frame(http: httpx.Client, upload: Uploaded) -> None:
+    pixels = np.array([[0, 16], [32, 48]], dtype=np.uint16)
+    instance = upload(to_bytes(image_dataset(pixels, "MONOCHROME2")))
+    response = http.get(f"/instances/{instance}/frames/0/matlab")
+    assert response.text == "double([ 0 16 ; 32 48 ])"
