@@ -14,9 +14,11 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,6 +49,9 @@ CLIP_TYPES: dict[str, type[np.integer]] = {
 DATASET_CACHE_BYTES = 64 * 1024 * 1024
 FRAME_CACHE_BYTES = 64 * 1024 * 1024
 ANSWER_CACHE_BYTES = 32 * 1024 * 1024
+# NOTE: a file larger than DATASET_CACHE_BYTES is not cached, so it is read
+# whole again for each frame request; pydicom can read one frame from a file,
+# which is what very large multi-frame files need.
 PDF_MEDIA_TYPE = "application/pdf"
 # Compressed frames at least this large once decoded go to a worker process:
 # the JPEG 2000 and JPEG-LS plugins hold the GIL while they decode, so in a
@@ -108,7 +113,6 @@ class ImageService:
         self._datasets = _LRUCache(DATASET_CACHE_BYTES)
         self._frames = _LRUCache(FRAME_CACHE_BYTES)
         self._answers = _LRUCache(ANSWER_CACHE_BYTES)
-        self._paths: dict[str, str] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -119,8 +123,10 @@ class ImageService:
                 self._pool = ProcessPoolExecutor(
                     max_workers=min(4, os.cpu_count() or 1),
                     mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
                 )
-                atexit.register(self._pool.shutdown, wait=False, cancel_futures=True)
+                atexit.register(self._pool.shutdown, wait=True, cancel_futures=True)
             return self._pool
 
     # -- reading -------------------------------------------------------------
@@ -138,7 +144,6 @@ class ImageService:
                     ErrorCode.BAD_FILE_FORMAT, f"Cannot read the DICOM file: {error}"
                 ) from None
             self._datasets.put(uuid, dataset, path.stat().st_size)
-        self._paths[uuid] = str(path)
         return uuid, dataset
 
     def frame_numbers(self, public_id: str) -> list[int]:
@@ -175,8 +180,16 @@ class ImageService:
     def _decode(self, uuid: str, dataset: Dataset, info: ImageInfo, index: int) -> np.ndarray:
         if not info.is_encapsulated or info.decoded_frame_bytes < PROCESS_DECODE_BYTES:
             return frames.decode_frame(dataset, info, index)
-        future = self._process_pool().submit(frames.decode_file_frame, self._paths[uuid], index)
-        return future.result()
+        path = str(self.context.storage.path(uuid))
+        future = self._process_pool().submit(frames.decode_file_frame, path, index)
+        try:
+            return future.result()
+        except BrokenProcessPool as error:
+            # A worker died (killed, out of memory): start a new pool next time.
+            logger.error("Decoding worker failed on frame %d of file %s: %s", index, uuid, error)
+            with self._pool_lock:
+                self._pool = None
+            raise ImageDecodeError(f"The decoding process of frame {index} failed") from None
 
     # -- responses -------------------------------------------------------------
 
@@ -217,7 +230,7 @@ class ImageService:
         if options.mode == "rendered":
             window = rendering.Window(*options.window) if options.window else None
             pixels = rendering.render_uint8(frame, info, dataset, window)
-            return _resize(pixels, options)
+            return _resize(pixels, options, self.max_frame_bytes)
         if info.is_color:
             raise OrthancError(
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -298,6 +311,21 @@ class ImageService:
         return data
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Make a decoding worker exit when the server process is gone.
+
+    A server killed without running its exit handlers would otherwise leave
+    its idle workers behind.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _numpy_frame(
     dataset: Dataset, info: ImageInfo, frame: np.ndarray, rescale: bool
 ) -> np.ndarray:
@@ -308,7 +336,7 @@ def _numpy_frame(
     return frame
 
 
-def _resize(pixels: np.ndarray, options: RenderOptions) -> np.ndarray:
+def _resize(pixels: np.ndarray, options: RenderOptions, max_bytes: int) -> np.ndarray:
     """Fit the image in ``width`` x ``height``, keeping its aspect ratio."""
     if not options.width and not options.height:
         return pixels
@@ -323,6 +351,13 @@ def _resize(pixels: np.ndarray, options: RenderOptions) -> np.ndarray:
     height = max(1, round(rows * ratio))
     if (width, height) == (columns, rows):
         return pixels
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    if width * height * channels > max_bytes:
+        raise OrthancError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            f"A {width}x{height} image would exceed the limit of {max_bytes} bytes; "
+            "ask for a smaller width or height",
+        )
     return encoding.resize(pixels, width, height, options.smooth)
 
 

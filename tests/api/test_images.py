@@ -518,6 +518,12 @@ def test_rendered_size(arguments: str, size: tuple[int, int], http: httpx.Client
     assert pixels.shape == size
 
 
+def test_rendered_huge_size_415(http: httpx.Client, ct: str) -> None:
+    response = http.get(f"/instances/{ct}/rendered?width=1000000")
+    assert response.status_code == 415
+    assert "exceed the limit" in response.json()["Details"]
+
+
 def test_rendered_keeps_aspect_ratio(http: httpx.Client, upload: Uploaded) -> None:
     instance = upload(sample_path("US1_UNCR.dcm").read_bytes())
     pixels = get_pixels(http, f"/instances/{instance}/rendered?width=64")
