@@ -66,8 +66,9 @@ class RenderOptions:
     mode: Mode
     image_format: ImageFormat = "png"
     quality: int = 90
-    # Center and width that replace the window of the dataset.
-    window: tuple[float, float] | None = None
+    # Center and width that replace those of the dataset's window, if given.
+    window_center: float | None = None
+    window_width: float | None = None
     width: int = 0
     height: int = 0
     smooth: bool = False
@@ -160,8 +161,14 @@ class ImageService:
             raise _unsupported(public_id, error) from None
         return uuid, dataset, info
 
-    def decoded_frame(self, public_id: str, index: int) -> tuple[Dataset, ImageInfo, np.ndarray]:
-        """Decode one frame, or take it from the cache."""
+    def decoded_frame(
+        self, public_id: str, index: int, image_route: bool = True
+    ) -> tuple[Dataset, ImageInfo, np.ndarray]:
+        """Decode one frame, or take it from the cache.
+
+        ``image_route`` selects the status of a frame number out of range:
+        image routes and the numpy and matlab routes differ in Orthanc 1.10.1.
+        """
         uuid, dataset, info = self.image(public_id)
         try:
             frames.check_frame(info, dataset, index, self.max_frame_bytes)
@@ -172,7 +179,7 @@ class ImageService:
                 frame.flags.writeable = False
                 self._frames.put(key, frame, frame.nbytes)
         except FrameIndexError as error:
-            raise _frame_not_found(error) from None
+            raise _frame_not_found(error, image_route) from None
         except ImageDecodeError as error:
             raise _unsupported(public_id, error) from None
         return dataset, info, frame
@@ -228,7 +235,13 @@ class ImageService:
         if options.mode == "preview":
             return rendering.stretch_to_uint8(frame, info)
         if options.mode == "rendered":
-            window = rendering.Window(*options.window) if options.window else None
+            window = None
+            if options.window_center is not None or options.window_width is not None:
+                base = rendering.first_window(dataset) or rendering.default_window(info)
+                window = rendering.Window(
+                    base.center if options.window_center is None else options.window_center,
+                    base.width if options.window_width is None else options.window_width,
+                )
             pixels = rendering.render_uint8(frame, info, dataset, window)
             return _resize(pixels, options, self.max_frame_bytes)
         if info.is_color:
@@ -250,7 +263,7 @@ class ImageService:
             frames.check_frame(info, dataset, index, max_frame_bytes=2**63)
             data = frames.raw_frame(dataset, info, index)
         except FrameIndexError as error:
-            raise _frame_not_found(error) from None
+            raise _frame_not_found(error, image_route=False) from None
         except ImageDecodeError as error:
             raise _unsupported(public_id, error) from None
         if compress:
@@ -265,7 +278,7 @@ class ImageService:
         Grayscale values are rescaled to float32 unless ``rescale`` is false.
         """
         if index is not None:
-            dataset, info, frame = self.decoded_frame(public_id, index)
+            dataset, info, frame = self.decoded_frame(public_id, index, image_route=False)
             return encoding.encode_npy(_numpy_frame(dataset, info, frame, rescale))
         _, dataset, info = self.image(public_id)
         total = info.number_of_frames * info.decoded_frame_bytes * (4 if rescale else 1)
@@ -284,7 +297,7 @@ class ImageService:
 
     def matlab(self, public_id: str, index: int) -> str:
         """Return one grayscale frame as a MATLAB/Octave expression of its stored values."""
-        _, info, frame = self.decoded_frame(public_id, index)
+        _, info, frame = self.decoded_frame(public_id, index, image_route=False)
         if frame.ndim != 2:
             raise OrthancError(
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -366,9 +379,11 @@ def _unsupported(public_id: str, error: ImageDecodeError) -> OrthancError:
     return OrthancError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(error))
 
 
-def _frame_not_found(error: FrameIndexError) -> OrthancError:
-    # Orthanc 1.10.1 responds 404 for uncompressed pixel data and 415 for
-    # compressed pixel data.
+def _frame_not_found(error: FrameIndexError, image_route: bool) -> OrthancError:
+    # Orthanc 1.10.1 responds 400 on the raw, numpy and matlab routes. Image
+    # routes get 404 for uncompressed pixel data and 415 for compressed data.
+    if not image_route:
+        return OrthancError(ErrorCode.PARAMETER_OUT_OF_RANGE, str(error))
     if error.encapsulated:
         return OrthancError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, str(error))
     return OrthancError(ErrorCode.INEXISTENT_ITEM, str(error))

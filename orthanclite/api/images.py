@@ -122,19 +122,10 @@ def _number(request: Request, name: str, minimum: float | None = None) -> float 
     return number
 
 
-def _window(request: Request) -> tuple[float, float] | None:
-    center = _number(request, "window-center")
+def _window_width(request: Request) -> float | None:
     width = _number(request, "window-width")
-    if center is None and width is None:
-        return None
-    if center is None or width is None:
-        raise OrthancError(
-            ErrorCode.PARAMETER_OUT_OF_RANGE,
-            'Give both "window-center" and "window-width"',
-            http_status=404,
-        )
     # A zero width would divide by zero; one unit is the narrowest window.
-    return center, max(width, 1.0)
+    return None if width is None else max(width, 1.0)
 
 
 def _size(request: Request, name: str) -> int:
@@ -160,7 +151,8 @@ def render_options(request: Request, mode: Mode) -> RenderOptions:
         mode=mode,
         image_format=image_format,
         quality=quality,
-        window=_window(request),
+        window_center=_number(request, "window-center"),
+        window_width=_window_width(request),
         width=_size(request, "width"),
         height=_size(request, "height"),
         smooth=_enabled(request, "smooth", default=False),
@@ -240,8 +232,7 @@ async def list_frames(id: str, context: ContextDep) -> OrthancJSONResponse:
 
 @router.get("/instances/{id}/frames/{frame}")
 async def list_frame_routes(id: str, frame: str, context: ContextDep) -> OrthancJSONResponse:
-    """List the routes available on one frame."""
-    frame_index(frame)
+    """List the routes available on a frame; Orthanc 1.10.1 does not check ``frame``."""
     await run_in_threadpool(context.instance_file, id)
     return json_response(FRAME_ROUTES)
 

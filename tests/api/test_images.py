@@ -398,6 +398,24 @@ def test_frame_out_of_range(transfer_syntax: str, status: int, http: httpx.Clien
     assert http.get(f"/instances/{instance}/frames/-1/preview").status_code == status
 
 
+@pytest.mark.parametrize("route", ["raw", "numpy", "matlab"])
+def test_frame_out_of_range_data_routes_400(route: str, http: httpx.Client, upload: Uploaded) -> None:
+    instance = upload(multiframe("native", np.uint16))
+    response = http.get(f"/instances/{instance}/frames/8/{route}")
+    assert response.status_code == 400
+    assert response.json()["OrthancStatus"] == 3
+
+
+def test_rendered_window_center_only(http: httpx.Client, upload: Uploaded) -> None:
+    """The width missing from the URI comes from the dataset."""
+    pixels = np.full((4, 4), 100, dtype=np.int16)
+    dataset = image_dataset(pixels, "MONOCHROME2", WindowCenter="0", WindowWidth="400")
+    instance = upload(to_bytes(dataset))
+    rendered = get_pixels(http, f"/instances/{instance}/rendered?window-center=100")
+    # (100 - (100 - 200)) / 400 * 255
+    assert rendered[0, 0] == 127
+
+
 def test_frame_not_a_number_404(http: httpx.Client, upload: Uploaded) -> None:
     instance = upload(multiframe("native", np.uint16))
     assert http.get(f"/instances/{instance}/frames/abc/preview").status_code == 404
@@ -547,6 +565,11 @@ def test_frame_routes_list(http: httpx.Client, ct: str) -> None:
     routes = http.get(f"/instances/{ct}/frames/0").json()
     assert "preview" in routes
     assert "raw" in routes
+
+
+def test_frame_routes_list_any_frame(http: httpx.Client, ct: str) -> None:
+    """Orthanc 1.10.1 lists the routes whatever the frame."""
+    assert http.get(f"/instances/{ct}/frames/abc").status_code == 200
 
 
 def test_raw_frame_native(http: httpx.Client, ct: str) -> None:
