@@ -48,6 +48,23 @@ LOSSLESS_TWINS = {
     "SC_rgb_gdcm_KY.dcm": "SC_rgb.dcm",
     "SC_rgb_gdcm2k_uncompressed.dcm": "SC_rgb.dcm",
     "explicit_VR-UN.dcm": None,
+    "RG1_J2KR.dcm": "RG1_UNCR.dcm",
+    # 16 and 32-bit RGB keep their high 8 bits, which are SC_rgb.dcm's values.
+    "SC_rgb_16bit.dcm": "SC_rgb.dcm",
+    "SC_rgb_16bit_2frame.dcm": "SC_rgb.dcm",
+    "SC_rgb_32bit.dcm": "SC_rgb.dcm",
+    "SC_rgb_32bit_2frame.dcm": "SC_rgb.dcm",
+    "SC_rgb_expb_16bit.dcm": "SC_rgb.dcm",
+    "SC_rgb_expb_16bit_2frame.dcm": "SC_rgb.dcm",
+    "SC_rgb_expb_32bit.dcm": "SC_rgb.dcm",
+    "SC_rgb_expb_32bit_2frame.dcm": "SC_rgb.dcm",
+    "SC_rgb_rle_16bit.dcm": "SC_rgb.dcm",
+    "SC_rgb_rle_16bit_2frame.dcm": "SC_rgb.dcm",
+    "SC_rgb_rle_32bit.dcm": "SC_rgb.dcm",
+    "SC_rgb_rle_32bit_2frame.dcm": "SC_rgb.dcm",
+    "OBXXXX1A_2frame.dcm": "OBXXXX1A.dcm",
+    "OBXXXX1A_expb_2frame.dcm": "OBXXXX1A.dcm",
+    "OBXXXX1A_rle_2frame.dcm": "OBXXXX1A.dcm",
 }
 # Lossy or otherwise undecodable by Orthanc: the response must be an image of
 # the right size and kind.
@@ -84,13 +101,21 @@ DECODABLE_ONLY = [
     "gdcm-US-ALOKA-16_big.dcm",
     "OT-PAL-8-face.dcm",
     "mlut_18.dcm",
+    "RG3_J2KI.dcm",
+    "SC_ybr_full_uncompressed.dcm",
+    "SC_ybr_full_422_uncompressed.dcm",
 ]
 # Test files whose pixel data cannot be decoded, with the reason.
 UNDECODABLE = {
     "JPEG-lossy.dcm": "A misplaced marker segment was found",
     "JPEG2000-embedded-sequence-delimiter.dcm": "contains a 3722445056x1024 image",
     "badVR.dcm": "Cannot decode frame 0",
+    "meta_missing_tsyntax.dcm": "The Image Pixel module has no Rows",
+    "nested_priv_SQ.dcm": "The Image Pixel module has no Rows",
 }
+# Test files with pixel data that the archive rejects at upload: their
+# pixel data runs past the end of the file.
+TRUNCATED = ["MR_truncated.dcm", "SC_rgb_jpeg.dcm"]
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +213,12 @@ def test_undecodable_testfile_415(name: str, http: httpx.Client, upload: Uploade
     response = http.get(f"/instances/{instance}/preview")
     assert response.status_code == 415
     assert UNDECODABLE[name] in response.json()["Details"]
+
+
+@pytest.mark.parametrize("name", TRUNCATED)
+def test_truncated_testfile_rejected(name: str, http: httpx.Client) -> None:
+    response = http.post("/instances", content=sample_path(name).read_bytes())
+    assert response.status_code == 400
 
 
 def test_palette_big_endian_like_little(http: httpx.Client, upload: Uploaded) -> None:
