@@ -78,14 +78,23 @@ def timed_get(client: httpx.Client, path: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def measure(url: str, body: bytes, requests: int, copies: int) -> dict[str, tuple[float, float]]:
+def measure(
+    url: str, body: bytes, requests: int, copies: int
+) -> dict[str, tuple[float, float]]:
     """Time previews of one instance again and again, and of fresh copies once each."""
-    with httpx.Client(base_url=url, timeout=60, headers={"Accept-Encoding": "identity"}) as client:
+    with httpx.Client(
+        base_url=url, timeout=60, headers={"Accept-Encoding": "identity"}
+    ) as client:
         instance = client.post("/instances", content=body).json()["ID"]
         for _ in range(WARM_UP):
             client.get(f"/instances/{instance}/preview").raise_for_status()
-        repeated = [timed_get(client, f"/instances/{instance}/preview") for _ in range(requests)]
-        fresh = [client.post("/instances", content=with_new_uid(body)).json()["ID"] for _ in range(copies)]
+        repeated = [
+            timed_get(client, f"/instances/{instance}/preview") for _ in range(requests)
+        ]
+        fresh = [
+            client.post("/instances", content=with_new_uid(body)).json()["ID"]
+            for _ in range(copies)
+        ]
         first = [timed_get(client, f"/instances/{copy}/preview") for copy in fresh]
     return {"repeated": summary(repeated), "first": summary(first)}
 
@@ -99,10 +108,15 @@ def main() -> None:
     )
     arguments = parser.parse_args()
 
-    inputs = {"CT 512x512 16-bit": ct_512(), "US 4 frames 640x480 RGB": color_us_4_frames()}
+    inputs = {
+        "CT 512x512 16-bit": ct_512(),
+        "US 4 frames 640x480 RGB": color_us_4_frames(),
+    }
     targets: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as folder:
-        server = ServerProcess(Path(folder) / "data", {"ORTHANCLITE_LOG_LEVEL": "WARNING"})
+        server = ServerProcess(
+            Path(folder) / "data", {"ORTHANCLITE_LOG_LEVEL": "WARNING"}
+        )
         try:
             targets["orthanclite"] = server.url
             if arguments.orthanc:
@@ -118,7 +132,9 @@ def main() -> None:
                 for label, body in inputs.items():
                     results = measure(url, body, arguments.requests, arguments.copies)
                     for kind, (median, p95) in results.items():
-                        print(f"| {name} | {label} | {kind} | {median:.2f} | {p95:.2f} |")
+                        print(
+                            f"| {name} | {label} | {kind} | {median:.2f} | {p95:.2f} |"
+                        )
         finally:
             server.stop()
 

@@ -140,7 +140,9 @@ class ImageService:
             try:
                 dataset = frames.read_dataset(str(path))
             except (InvalidDicomError, ValueError, EOFError, OSError) as error:
-                logger.warning("Cannot read the file of instance %s: %s", public_id, error)
+                logger.warning(
+                    "Cannot read the file of instance %s: %s", public_id, error
+                )
                 raise OrthancError(
                     ErrorCode.BAD_FILE_FORMAT, f"Cannot read the DICOM file: {error}"
                 ) from None
@@ -184,7 +186,9 @@ class ImageService:
             raise _unsupported(public_id, error) from None
         return dataset, info, frame
 
-    def _decode(self, uuid: str, dataset: Dataset, info: ImageInfo, index: int) -> np.ndarray:
+    def _decode(
+        self, uuid: str, dataset: Dataset, info: ImageInfo, index: int
+    ) -> np.ndarray:
         if not info.is_encapsulated or info.decoded_frame_bytes < PROCESS_DECODE_BYTES:
             return frames.decode_frame(dataset, info, index)
         path = str(self.context.storage.path(uuid))
@@ -193,15 +197,21 @@ class ImageService:
             return future.result()
         except BrokenProcessPool as error:
             # A worker died (killed, out of memory): start a new pool next time.
-            logger.error("Decoding worker failed on frame %d of file %s: %s", index, uuid, error)
+            logger.error(
+                "Decoding worker failed on frame %d of file %s: %s", index, uuid, error
+            )
             with self._pool_lock:
                 self._pool = None
-            raise ImageDecodeError(f"The decoding process of frame {index} failed") from None
+            raise ImageDecodeError(
+                f"The decoding process of frame {index} failed"
+            ) from None
 
     # -- responses -------------------------------------------------------------
 
-    def render(self, public_id: str, index: int, options: RenderOptions) -> tuple[bytes, str]:
-        """Render one frame in ``options.mode`` and encode it; return body and media type.
+    def render(
+        self, public_id: str, index: int, options: RenderOptions
+    ) -> tuple[bytes, str]:
+        """Render and encode one frame; return the body and its media type.
 
         Encoded images are cached: viewers ask for the same previews again
         and again, and PNG encoding costs more than everything else.
@@ -214,14 +224,17 @@ class ImageService:
             self._answers.put(key, answer, len(answer[0]))
         return answer
 
-    def _render(self, public_id: str, index: int, options: RenderOptions) -> tuple[bytes, str]:
+    def _render(
+        self, public_id: str, index: int, options: RenderOptions
+    ) -> tuple[bytes, str]:
         dataset, info, frame = self.decoded_frame(public_id, index)
         pixels = self._pixels(dataset, info, frame, options)
         if options.image_format == "jpeg":
             if pixels.dtype != np.uint8:
                 raise OrthancError(
                     ErrorCode.NOT_ACCEPTABLE,
-                    f"{options.mode} is a 16-bit image, which JPEG cannot hold; accept image/png",
+                    f"{options.mode} is a 16-bit image, which JPEG cannot contain; "
+                    "accept image/png",
                     http_status=404,
                 )
             return encoding.encode_jpeg(pixels, options.quality), MEDIA_TYPES["jpeg"]
@@ -230,7 +243,11 @@ class ImageService:
         return encoding.encode_png(pixels), MEDIA_TYPES["png"]
 
     def _pixels(
-        self, dataset: Dataset, info: ImageInfo, frame: np.ndarray, options: RenderOptions
+        self,
+        dataset: Dataset,
+        info: ImageInfo,
+        frame: np.ndarray,
+        options: RenderOptions,
     ) -> np.ndarray:
         if options.mode == "preview":
             return rendering.stretch_to_uint8(frame, info)
@@ -239,8 +256,12 @@ class ImageService:
             if options.window_center is not None or options.window_width is not None:
                 base = rendering.first_window(dataset) or rendering.default_window(info)
                 window = rendering.Window(
-                    base.center if options.window_center is None else options.window_center,
-                    base.width if options.window_width is None else options.window_width,
+                    base.center
+                    if options.window_center is None
+                    else options.window_center,
+                    base.width
+                    if options.window_width is None
+                    else options.window_width,
                 )
             pixels = rendering.render_uint8(frame, info, dataset, window)
             return _resize(pixels, options, self.max_frame_bytes)
@@ -256,7 +277,9 @@ class ImageService:
             pixels = pixels.view(np.uint16)
         return pixels
 
-    def raw_frame(self, public_id: str, index: int, compress: bool) -> tuple[bytes, str]:
+    def raw_frame(
+        self, public_id: str, index: int, compress: bool
+    ) -> tuple[bytes, str]:
         """Return the stored bytes of one frame, gzip-compressed if asked."""
         _, dataset, info = self.image(public_id)
         try:
@@ -278,14 +301,17 @@ class ImageService:
         Grayscale values are rescaled to float32 unless ``rescale`` is false.
         """
         if index is not None:
-            dataset, info, frame = self.decoded_frame(public_id, index, image_route=False)
+            dataset, info, frame = self.decoded_frame(
+                public_id, index, image_route=False
+            )
             return encoding.encode_npy(_numpy_frame(dataset, info, frame, rescale))
         _, dataset, info = self.image(public_id)
         total = info.number_of_frames * info.decoded_frame_bytes * (4 if rescale else 1)
         if total > 4 * self.max_frame_bytes:
             raise OrthancError(
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                f"The {info.number_of_frames} frames would take {total} bytes, more than "
+                f"The {info.number_of_frames} frames would take {total} bytes, "
+                "more than "
                 f"{4 * self.max_frame_bytes}; download them one by one from "
                 f"/instances/{public_id}/frames/N/numpy",
             )
@@ -296,7 +322,7 @@ class ImageService:
         return encoding.encode_npy(np.stack(stack))
 
     def matlab(self, public_id: str, index: int) -> str:
-        """Return one grayscale frame as a MATLAB/Octave expression of its stored values."""
+        """Format the stored values of a grayscale frame as a MATLAB matrix."""
         _, info, frame = self.decoded_frame(public_id, index, image_route=False)
         if frame.ndim != 2:
             raise OrthancError(
@@ -389,7 +415,9 @@ def _frame_not_found(error: FrameIndexError, image_route: bool) -> OrthancError:
     return OrthancError(ErrorCode.INEXISTENT_ITEM, str(error))
 
 
-_services: weakref.WeakKeyDictionary[ServerContext, ImageService] = weakref.WeakKeyDictionary()
+_services: weakref.WeakKeyDictionary[ServerContext, ImageService] = (
+    weakref.WeakKeyDictionary()
+)
 _services_lock = threading.Lock()
 
 
@@ -404,5 +432,5 @@ def image_service(context: ServerContext) -> ImageService:
 
 @functools.cache
 def unsupported_placeholder_png() -> bytes:
-    """Return a plain gray 64x64 PNG shown in place of an image that cannot be decoded."""
+    """Encode the plain gray 64x64 PNG shown in place of an undecodable image."""
     return encoding.encode_png(np.full((64, 64), 128, dtype=np.uint8))

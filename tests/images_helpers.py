@@ -85,7 +85,9 @@ def image_dataset(
     dataset.PatientID = "IMAGES"
     dataset.Modality = "OT"
     dataset.set_pixel_data(
-        pixels, photometric_interpretation=photometric, bits_stored=bits_stored or pixels.dtype.itemsize * 8
+        pixels,
+        photometric_interpretation=photometric,
+        bits_stored=bits_stored or pixels.dtype.itemsize * 8,
     )
     for keyword, value in elements.items():
         setattr(dataset, keyword, value)

@@ -194,10 +194,14 @@ async def _render(
 
 
 def _instance_image(mode: Mode) -> Callable[..., Any]:
-    async def get_instance_image(id: str, request: Request, context: ContextDep) -> Response:
+    async def get_instance_image(
+        id: str, request: Request, context: ContextDep
+    ) -> Response:
         return await _render(request, context, id, 0, mode)
 
-    get_instance_image.__doc__ = f"Get the {mode} image of the first frame of an instance."
+    get_instance_image.__doc__ = (
+        f"Get the {mode} image of the first frame of an instance."
+    )
     return get_instance_image
 
 
@@ -213,7 +217,10 @@ def _frame_image(mode: Mode) -> Callable[..., Any]:
 
 for _mode in MODES:
     router.add_api_route(
-        f"/instances/{{id}}/{_mode}", _instance_image(_mode), methods=["GET"], response_class=Response
+        f"/instances/{{id}}/{_mode}",
+        _instance_image(_mode),
+        methods=["GET"],
+        response_class=Response,
     )
     router.add_api_route(
         f"/instances/{{id}}/frames/{{frame}}/{_mode}",
@@ -231,7 +238,9 @@ async def list_frames(id: str, context: ContextDep) -> OrthancJSONResponse:
 
 
 @router.get("/instances/{id}/frames/{frame}")
-async def list_frame_routes(id: str, frame: str, context: ContextDep) -> OrthancJSONResponse:
+async def list_frame_routes(
+    id: str, frame: str, context: ContextDep
+) -> OrthancJSONResponse:
     """List the routes available on a frame; Orthanc 1.10.1 does not check ``frame``."""
     await run_in_threadpool(context.instance_file, id)
     return json_response(FRAME_ROUTES)
@@ -241,35 +250,50 @@ async def list_frame_routes(id: str, frame: str, context: ContextDep) -> Orthanc
 async def get_raw_frame(id: str, frame: str, context: ContextDep) -> Response:
     """Get the stored bytes of one frame; a JPEG baseline frame comes as image/jpeg."""
     service = image_service(context)
-    body, media_type = await run_in_threadpool(service.raw_frame, id, frame_index(frame), False)
+    body, media_type = await run_in_threadpool(
+        service.raw_frame, id, frame_index(frame), False
+    )
     return Response(body, media_type=media_type)
 
 
 @router.get("/instances/{id}/frames/{frame}/raw.gz", response_class=Response)
-async def get_raw_frame_compressed(id: str, frame: str, context: ContextDep) -> Response:
+async def get_raw_frame_compressed(
+    id: str, frame: str, context: ContextDep
+) -> Response:
     """Get the stored bytes of one frame, gzip-compressed."""
     service = image_service(context)
-    body, media_type = await run_in_threadpool(service.raw_frame, id, frame_index(frame), True)
+    body, media_type = await run_in_threadpool(
+        service.raw_frame, id, frame_index(frame), True
+    )
     return Response(body, media_type=media_type)
 
 
 @router.get("/instances/{id}/numpy", response_class=Response)
-async def get_instance_numpy(id: str, request: Request, context: ContextDep) -> Response:
+async def get_instance_numpy(
+    id: str, request: Request, context: ContextDep
+) -> Response:
     """Get every frame as a NumPy array (frames, rows, columns, samples).
 
     Grayscale values are rescaled to float32 unless ``?rescale=0``.
     """
     service = image_service(context)
-    body = await run_in_threadpool(service.numpy, id, None, _enabled(request, "rescale", default=True))
+    body = await run_in_threadpool(
+        service.numpy, id, None, _enabled(request, "rescale", default=True)
+    )
     return Response(body, media_type="application/octet-stream")
 
 
 @router.get("/instances/{id}/frames/{frame}/numpy", response_class=Response)
-async def get_frame_numpy(id: str, frame: str, request: Request, context: ContextDep) -> Response:
+async def get_frame_numpy(
+    id: str, frame: str, request: Request, context: ContextDep
+) -> Response:
     """Get one frame as a NumPy array (rows, columns, samples)."""
     service = image_service(context)
     body = await run_in_threadpool(
-        service.numpy, id, frame_index(frame), _enabled(request, "rescale", default=True)
+        service.numpy,
+        id,
+        frame_index(frame),
+        _enabled(request, "rescale", default=True),
     )
     return Response(body, media_type="application/octet-stream")
 
@@ -284,7 +308,9 @@ async def get_instance_matlab(id: str, context: ContextDep) -> Response:
 @router.get("/instances/{id}/frames/{frame}/matlab", response_class=Response)
 async def get_frame_matlab(id: str, frame: str, context: ContextDep) -> Response:
     """Get one frame as a MATLAB/Octave matrix of its stored values."""
-    body = await run_in_threadpool(image_service(context).matlab, id, frame_index(frame))
+    body = await run_in_threadpool(
+        image_service(context).matlab, id, frame_index(frame)
+    )
     return Response(body, media_type="text/plain")
 
 

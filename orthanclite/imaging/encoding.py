@@ -13,7 +13,7 @@ PNG_COMPRESS_LEVEL = 1
 
 
 def _to_image(pixels: np.ndarray) -> Image.Image:
-    """Wrap pixels in a Pillow image: ``L``, ``RGB`` or ``I;16`` by their shape and type."""
+    """Wrap pixels in a Pillow image of mode ``L``, ``RGB`` or ``I;16``."""
     if pixels.dtype == np.uint16:
         pixels = pixels.astype("<u2", copy=False)
     return Image.fromarray(np.ascontiguousarray(pixels))
@@ -62,7 +62,9 @@ def resize(pixels: np.ndarray, width: int, height: int, smooth: bool) -> np.ndar
     center, which gives the same pixels as Orthanc 1.10.1.
     """
     if smooth:
-        image = _to_image(pixels).resize((width, height), resample=Image.Resampling.BILINEAR)
+        image = _to_image(pixels).resize(
+            (width, height), resample=Image.Resampling.BILINEAR
+        )
         return np.asarray(image)
     rows, columns = pixels.shape[:2]
     ys = np.floor((np.arange(height) + 0.5) * rows / height).astype(np.intp)

@@ -37,7 +37,14 @@ except ImportError:  # a private helper of pydicom 3.0, absent from other versio
 
 # Pixel Data elements that pydicom decodes, by keyword.
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-COLOR_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+COLOR_PHOTOMETRICS = (
+    "RGB",
+    "YBR_FULL",
+    "YBR_FULL_422",
+    "YBR_ICT",
+    "YBR_RCT",
+    "PALETTE COLOR",
+)
 NATIVE_SYNTAXES = (
     ImplicitVRLittleEndian,
     ExplicitVRLittleEndian,
@@ -148,18 +155,24 @@ def image_info(dataset: Dataset) -> ImageInfo:
         raise ImageDecodeError("The instance has no pixel data")
     values = {}
     for name in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
-        values[name] = _positive_integer(dataset, name, default=1 if name == "SamplesPerPixel" else None)
-    bits_stored = _positive_integer(dataset, "BitsStored", default=values["BitsAllocated"])
+        values[name] = _positive_integer(
+            dataset, name, default=1 if name == "SamplesPerPixel" else None
+        )
+    bits_stored = _positive_integer(
+        dataset, "BitsStored", default=values["BitsAllocated"]
+    )
     photometric = str(dataset.get("PhotometricInterpretation") or "").strip().upper()
     if not photometric:
         photometric = "MONOCHROME2" if values["SamplesPerPixel"] == 1 else "RGB"
     if values["SamplesPerPixel"] not in (1, 3):
         raise ImageDecodeError(
-            f"Samples per Pixel is {values['SamplesPerPixel']}; only 1 and 3 are supported"
+            f"Samples per Pixel is {values['SamplesPerPixel']}, "
+            "but only 1 and 3 are supported"
         )
     if not 1 <= bits_stored <= values["BitsAllocated"] <= 64:
         raise ImageDecodeError(
-            f"Bits Stored {bits_stored} does not fit in Bits Allocated {values['BitsAllocated']}"
+            f"Bits Stored {bits_stored} does not fit in "
+            f"Bits Allocated {values['BitsAllocated']}"
         )
     return ImageInfo(
         rows=values["Rows"],
@@ -190,7 +203,9 @@ def _positive_integer(dataset: Dataset, keyword: str, default: int | None) -> in
     return number
 
 
-def check_frame(info: ImageInfo, dataset: Dataset, index: int, max_frame_bytes: int) -> None:
+def check_frame(
+    info: ImageInfo, dataset: Dataset, index: int, max_frame_bytes: int
+) -> None:
     """Check a frame request against the declared geometry, before decoding.
 
     Raises
@@ -210,8 +225,9 @@ def check_frame(info: ImageInfo, dataset: Dataset, index: int, max_frame_bytes: 
     if info.decoded_frame_bytes > max_frame_bytes:
         raise ImageDecodeError(
             f"A decoded frame of {info.columns}x{info.rows} pixels, "
-            f"{info.samples_per_pixel} sample(s) of {info.bits_allocated} bits would take "
-            f"{info.decoded_frame_bytes} bytes, more than the limit of {max_frame_bytes} bytes"
+            f"{info.samples_per_pixel} sample(s) of {info.bits_allocated} bits "
+            f"would take {info.decoded_frame_bytes} bytes, more than the limit "
+            f"of {max_frame_bytes} bytes"
         )
     if info.is_encapsulated:
         _check_codestream_size(info, raw_frame(dataset, info, index), index)
@@ -220,7 +236,8 @@ def check_frame(info: ImageInfo, dataset: Dataset, index: int, max_frame_bytes: 
         needed = _native_frame_end(info, info.number_of_frames - 1)
         if available < needed:
             raise ImageDecodeError(
-                f"The pixel data contains {available} bytes, but {info.number_of_frames} "
+                f"The pixel data contains {available} bytes, "
+                f"but {info.number_of_frames} "
                 f"frame(s) of {info.columns}x{info.rows} pixels need {needed} bytes"
             )
 
@@ -248,7 +265,10 @@ def codestream_size(codestream: bytes, transfer_syntax: UID) -> tuple[int, int] 
             return None
         xsiz, ysiz, xosiz, yosiz = struct.unpack(">IIII", codestream[8:24])
         return xsiz - xosiz, ysiz - yosiz
-    jpeg_family = transfer_syntax in JPEGTransferSyntaxes or transfer_syntax in JPEGLSTransferSyntaxes
+    jpeg_family = (
+        transfer_syntax in JPEGTransferSyntaxes
+        or transfer_syntax in JPEGLSTransferSyntaxes
+    )
     if jpeg_family and _get_jpg_parameters is not None:
         parameters = _get_jpg_parameters(codestream)
         width, height = parameters.get("width"), parameters.get("height")
@@ -262,7 +282,9 @@ def _native_frame_end(info: ImageInfo, index: int) -> int:
     """Return the byte offset just past uncompressed frame ``index``."""
     if info.bits_allocated == 1:
         # Frames of 1-bit data are packed back to back, not byte-aligned.
-        return math.ceil((index + 1) * info.rows * info.columns * info.samples_per_pixel / 8)
+        return math.ceil(
+            (index + 1) * info.rows * info.columns * info.samples_per_pixel / 8
+        )
     return (index + 1) * info.stored_frame_bytes
 
 
@@ -299,9 +321,18 @@ def decode_frame(dataset: Dataset, info: ImageInfo, index: int) -> np.ndarray:
         array, _ = decoder.as_array(dataset, index=index, as_rgb=True, **options)
         if info.photometric == "PALETTE COLOR":
             array = apply_color_lut(array, _palette_source(dataset, info))
-    except (ValueError, RuntimeError, AttributeError, KeyError, TypeError, NotImplementedError) as error:
+    except (
+        ValueError,
+        RuntimeError,
+        AttributeError,
+        KeyError,
+        TypeError,
+        NotImplementedError,
+    ) as error:
         # pydicom and the plugins raise many types for corrupt or odd data.
-        raise ImageDecodeError(f"Cannot decode frame {index}: {_first_line(error)}") from None
+        raise ImageDecodeError(
+            f"Cannot decode frame {index}: {_first_line(error)}"
+        ) from None
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     if info.bits_allocated == 1:
@@ -327,13 +358,17 @@ def _palette_source(dataset: Dataset, info: ImageInfo) -> Dataset:
             source[descriptor] = dataset[descriptor]
         if data in dataset:
             value = bytes(dataset[data].value)
-            entries = dataset[descriptor].value[0] or 65536 if descriptor in dataset else 0
+            entries = (
+                dataset[descriptor].value[0] or 65536 if descriptor in dataset else 0
+            )
             if len(value) == 2 * entries:
                 value = np.frombuffer(value, dtype=">u2").astype("<u2").tobytes()
             setattr(source, data, value)
-    for keyword in ("SegmentedRedPaletteColorLookupTableData",
-                    "SegmentedGreenPaletteColorLookupTableData",
-                    "SegmentedBluePaletteColorLookupTableData"):
+    for keyword in (
+        "SegmentedRedPaletteColorLookupTableData",
+        "SegmentedGreenPaletteColorLookupTableData",
+        "SegmentedBluePaletteColorLookupTableData",
+    ):
         if keyword in dataset:
             source[keyword] = dataset[keyword]
     return source
@@ -361,9 +396,13 @@ def raw_frame(dataset: Dataset, info: ImageInfo, index: int) -> bytes:
     value = dataset[info.pixel_keyword].value
     if info.is_encapsulated:
         try:
-            return bytes(get_frame(value, index, number_of_frames=info.number_of_frames))
+            return bytes(
+                get_frame(value, index, number_of_frames=info.number_of_frames)
+            )
         except (ValueError, KeyError) as error:
-            raise ImageDecodeError(f"Cannot extract frame {index}: {_first_line(error)}") from None
+            raise ImageDecodeError(
+                f"Cannot extract frame {index}: {_first_line(error)}"
+            ) from None
     if info.bits_allocated == 1:
         pixels = info.rows * info.columns * info.samples_per_pixel
         return bytes(value[index * pixels // 8 : _native_frame_end(info, index)])

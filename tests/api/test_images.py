@@ -156,7 +156,9 @@ def upload(http: httpx.Client) -> Iterator[Uploaded]:
 
 def get_pixels(http: httpx.Client, url: str, **headers: str) -> np.ndarray:
     response = http.get(url, headers=headers)
-    assert response.status_code == 200, f"{url}: {response.status_code} {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"{url}: {response.status_code} {response.text[:300]}"
+    )
     return decode_image(response.content)
 
 
@@ -164,7 +166,9 @@ def get_pixels(http: httpx.Client, url: str, **headers: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", sorted(DIGESTS))
-def test_testfile_matches_orthanc(name: str, http: httpx.Client, upload: Uploaded) -> None:
+def test_testfile_matches_orthanc(
+    name: str, http: httpx.Client, upload: Uploaded
+) -> None:
     """Every route gives the pixels that Orthanc 1.10.1 gives."""
     instance = upload(sample_path(name).read_bytes())
     for route, expected in DIGESTS[name].items():
@@ -186,11 +190,16 @@ def test_lossless_twin_preview(name: str, http: httpx.Client, upload: Uploaded) 
 
 
 @pytest.mark.parametrize("name", DECODABLE_ONLY)
-def test_testfile_preview_decodes(name: str, http: httpx.Client, upload: Uploaded) -> None:
+def test_testfile_preview_decodes(
+    name: str, http: httpx.Client, upload: Uploaded
+) -> None:
     dataset = pydicom.dcmread(sample_path(name), force=True)
     instance = upload(with_new_uids(sample_path(name)))
     frames = http.get(f"/instances/{instance}/frames").json()
-    color = dataset.SamplesPerPixel == 3 or dataset.PhotometricInterpretation == "PALETTE COLOR"
+    color = (
+        dataset.SamplesPerPixel == 3
+        or dataset.PhotometricInterpretation == "PALETTE COLOR"
+    )
     for frame in {0, frames[-1]}:
         pixels = get_pixels(http, f"/instances/{instance}/frames/{frame}/preview")
         assert pixels.shape[:2] == (dataset.Rows, dataset.Columns), name
@@ -202,13 +211,17 @@ def test_lossy_jpeg2000_close_to_original(http: httpx.Client, upload: Uploaded) 
     lossy = upload(with_new_uids(sample_path("MR2_J2KI.dcm")))
     original = upload(with_new_uids(sample_path("MR2_UNCR.dcm")))
     lossy_pixels = get_pixels(http, f"/instances/{lossy}/image-uint16").astype(int)
-    original_pixels = get_pixels(http, f"/instances/{original}/image-uint16").astype(int)
+    original_pixels = get_pixels(http, f"/instances/{original}/image-uint16").astype(
+        int
+    )
     difference = np.abs(lossy_pixels - original_pixels)
     assert difference.mean() < 0.02 * original_pixels.max()
 
 
 @pytest.mark.parametrize("name", sorted(UNDECODABLE))
-def test_undecodable_testfile_415(name: str, http: httpx.Client, upload: Uploaded) -> None:
+def test_undecodable_testfile_415(
+    name: str, http: httpx.Client, upload: Uploaded
+) -> None:
     instance = upload(with_new_uids(sample_path(name)))
     response = http.get(f"/instances/{instance}/preview")
     assert response.status_code == 415
@@ -262,7 +275,9 @@ def test_monochrome1_jpeg_answer(http: httpx.Client, upload: Uploaded) -> None:
 
 
 @pytest.mark.parametrize("encoding", ["jpeg", "rle"])
-def test_monochrome1_compressed_inverted(encoding: str, http: httpx.Client, upload: Uploaded) -> None:
+def test_monochrome1_compressed_inverted(
+    encoding: str, http: httpx.Client, upload: Uploaded
+) -> None:
     pixels = np.full((16, 16), 128, dtype=np.uint8)
     pixels[:8, :8] = 255
     pixels[8:, 8:] = 0
@@ -275,7 +290,9 @@ def test_monochrome1_compressed_inverted(encoding: str, http: httpx.Client, uplo
     assert get_pixels(http, f"/instances/{instance}/preview")[0, 0] < 10
 
 
-def test_monochrome1_raw_routes_not_inverted(http: httpx.Client, upload: Uploaded) -> None:
+def test_monochrome1_raw_routes_not_inverted(
+    http: httpx.Client, upload: Uploaded
+) -> None:
     inverted = upload(monochrome_pair("MONOCHROME1"))
     assert get_pixels(http, f"/instances/{inverted}/image-uint8")[0, 0] == 255
     assert get_pixels(http, f"/instances/{inverted}/image-uint16")[0, 0] == 255
@@ -286,7 +303,11 @@ def signed_12_bit() -> tuple[bytes, np.ndarray]:
     stored = values.astype(np.uint16) & 0x0FFF
     stored[values >= 0] |= 0xF000  # garbage above the high bit of positive values
     dataset = image_dataset(
-        values, "MONOCHROME2", bits_stored=12, RescaleSlope="1.5", RescaleIntercept="-1024"
+        values,
+        "MONOCHROME2",
+        bits_stored=12,
+        RescaleSlope="1.5",
+        RescaleIntercept="-1024",
     )
     dataset.PixelData = stored.tobytes()
     dataset.Modality = "CT"
@@ -342,7 +363,9 @@ def test_multi_valued_window(
     centers: object, widths: object, expected: int, http: httpx.Client, upload: Uploaded
 ) -> None:
     pixels = np.full((4, 4), 87, dtype=np.int16)
-    dataset = image_dataset(pixels, "MONOCHROME2", bits_stored=8, WindowCenter=centers, WindowWidth=widths)
+    dataset = image_dataset(
+        pixels, "MONOCHROME2", bits_stored=8, WindowCenter=centers, WindowWidth=widths
+    )
     dataset.WindowCenterWidthExplanation = ["SOFT", "BONE"]
     instance = upload(to_bytes(dataset))
     rendered = get_pixels(http, f"/instances/{instance}/rendered")
@@ -364,7 +387,9 @@ def test_odd_length_pixel_data(http: httpx.Client, upload: Uploaded) -> None:
     dataset = image_dataset(pixels, "MONOCHROME2")
     dataset.PixelData = pixels.tobytes() + b"\x07"
     instance = upload(to_bytes(dataset))
-    assert np.array_equal(get_pixels(http, f"/instances/{instance}/image-uint8"), pixels)
+    assert np.array_equal(
+        get_pixels(http, f"/instances/{instance}/image-uint8"), pixels
+    )
 
 
 def test_short_pixel_data_415(http: httpx.Client, upload: Uploaded) -> None:
@@ -401,7 +426,14 @@ def test_frame_limit_setting(tmp_path: Path) -> None:
 
 
 def multiframe(transfer_syntax: str, dtype: type) -> bytes:
-    pixels = np.stack([np.full((16, 16), k * 100 % 256 if dtype is np.uint8 else k * 100, dtype=dtype) for k in range(8)])
+    pixels = np.stack(
+        [
+            np.full(
+                (16, 16), k * 100 % 256 if dtype is np.uint8 else k * 100, dtype=dtype
+            )
+            for k in range(8)
+        ]
+    )
     dataset = image_dataset(pixels, "MONOCHROME2")
     if transfer_syntax == "rle":
         dataset.compress(RLELossless)
@@ -413,7 +445,11 @@ def multiframe(transfer_syntax: str, dtype: type) -> bytes:
     [("native", np.uint16, 700), ("native", np.uint8, 188), ("rle", np.uint16, 700)],
 )
 def test_multiframe_last_frame(
-    transfer_syntax: str, dtype: type, last_value: int, http: httpx.Client, upload: Uploaded
+    transfer_syntax: str,
+    dtype: type,
+    last_value: int,
+    http: httpx.Client,
+    upload: Uploaded,
 ) -> None:
     instance = upload(multiframe(transfer_syntax, dtype))
     assert http.get(f"/instances/{instance}/frames").json() == list(range(8))
@@ -422,7 +458,9 @@ def test_multiframe_last_frame(
 
 
 @pytest.mark.parametrize(("transfer_syntax", "status"), [("native", 404), ("rle", 415)])
-def test_frame_out_of_range(transfer_syntax: str, status: int, http: httpx.Client, upload: Uploaded) -> None:
+def test_frame_out_of_range(
+    transfer_syntax: str, status: int, http: httpx.Client, upload: Uploaded
+) -> None:
     """Orthanc 1.10.1: 404 for uncompressed frames, 415 for compressed ones."""
     instance = upload(multiframe(transfer_syntax, np.uint16))
     assert http.get(f"/instances/{instance}/frames/8/preview").status_code == status
@@ -430,7 +468,9 @@ def test_frame_out_of_range(transfer_syntax: str, status: int, http: httpx.Clien
 
 
 @pytest.mark.parametrize("route", ["raw", "numpy", "matlab"])
-def test_frame_out_of_range_data_routes_400(route: str, http: httpx.Client, upload: Uploaded) -> None:
+def test_frame_out_of_range_data_routes_400(
+    route: str, http: httpx.Client, upload: Uploaded
+) -> None:
     instance = upload(multiframe("native", np.uint16))
     response = http.get(f"/instances/{instance}/frames/8/{route}")
     assert response.status_code == 400
@@ -462,12 +502,16 @@ def quadrants() -> np.ndarray:
 
 
 @pytest.mark.parametrize("planar", [0, 1])
-def test_rgb_rle_planar_configuration(planar: int, http: httpx.Client, upload: Uploaded) -> None:
+def test_rgb_rle_planar_configuration(
+    planar: int, http: httpx.Client, upload: Uploaded
+) -> None:
     dataset = image_dataset(quadrants(), "RGB")
     dataset.compress(RLELossless)
     dataset.PlanarConfiguration = planar
     instance = upload(to_bytes(dataset))
-    assert np.array_equal(get_pixels(http, f"/instances/{instance}/preview"), quadrants())
+    assert np.array_equal(
+        get_pixels(http, f"/instances/{instance}/preview"), quadrants()
+    )
 
 
 def test_rgb_native_planar_configuration(http: httpx.Client, upload: Uploaded) -> None:
@@ -475,7 +519,9 @@ def test_rgb_native_planar_configuration(http: httpx.Client, upload: Uploaded) -
     dataset.PlanarConfiguration = 1
     dataset.PixelData = quadrants().transpose(2, 0, 1).tobytes()
     instance = upload(to_bytes(dataset))
-    assert np.array_equal(get_pixels(http, f"/instances/{instance}/preview"), quadrants())
+    assert np.array_equal(
+        get_pixels(http, f"/instances/{instance}/preview"), quadrants()
+    )
 
 
 def test_ybr_full_rle(http: httpx.Client, upload: Uploaded) -> None:
@@ -517,7 +563,9 @@ def ct(upload: Uploaded) -> str:
         ("image/x-portable-arbitrarymap", "image/x-portable-arbitrarymap"),
     ],
 )
-def test_accept_picks_format(accept: str | None, media_type: str, http: httpx.Client, ct: str) -> None:
+def test_accept_picks_format(
+    accept: str | None, media_type: str, http: httpx.Client, ct: str
+) -> None:
     headers = {"Accept": accept} if accept else {}
     response = http.get(f"/instances/{ct}/preview", headers=headers)
     assert response.status_code == 200
@@ -530,18 +578,26 @@ def test_accept_gif_404(http: httpx.Client, ct: str) -> None:
 
 
 def test_jpeg_16_bit_404(http: httpx.Client, ct: str) -> None:
-    response = http.get(f"/instances/{ct}/image-uint16", headers={"Accept": "image/jpeg"})
+    response = http.get(
+        f"/instances/{ct}/image-uint16", headers={"Accept": "image/jpeg"}
+    )
     assert response.status_code == 404
 
 
 def test_jpeg_uint8_allowed(http: httpx.Client, ct: str) -> None:
-    response = http.get(f"/instances/{ct}/image-uint8", headers={"Accept": "image/jpeg"})
+    response = http.get(
+        f"/instances/{ct}/image-uint8", headers={"Accept": "image/jpeg"}
+    )
     assert response.headers["content-type"] == "image/jpeg"
 
 
 def test_jpeg_quality(http: httpx.Client, ct: str) -> None:
-    low = http.get(f"/instances/{ct}/preview?quality=10", headers={"Accept": "image/jpeg"})
-    high = http.get(f"/instances/{ct}/preview?quality=100", headers={"Accept": "image/jpeg"})
+    low = http.get(
+        f"/instances/{ct}/preview?quality=10", headers={"Accept": "image/jpeg"}
+    )
+    high = http.get(
+        f"/instances/{ct}/preview?quality=100", headers={"Accept": "image/jpeg"}
+    )
     assert len(low.content) < len(high.content)
 
 
@@ -553,16 +609,25 @@ def test_invalid_quality_415(quality: str, http: httpx.Client, ct: str) -> None:
 
 def test_pam_header(http: httpx.Client, ct: str) -> None:
     response = http.get(
-        f"/instances/{ct}/image-uint16", headers={"Accept": "image/x-portable-arbitrarymap"}
+        f"/instances/{ct}/image-uint16",
+        headers={"Accept": "image/x-portable-arbitrarymap"},
     )
-    assert response.content.startswith(b"P7\nWIDTH 128\nHEIGHT 128\nDEPTH 1\nMAXVAL 65535\n")
+    assert response.content.startswith(
+        b"P7\nWIDTH 128\nHEIGHT 128\nDEPTH 1\nMAXVAL 65535\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("arguments", "size"),
-    [("width=64", (64, 64)), ("height=32", (32, 32)), ("width=64&height=100", (64, 64))],
+    [
+        ("width=64", (64, 64)),
+        ("height=32", (32, 32)),
+        ("width=64&height=100", (64, 64)),
+    ],
 )
-def test_rendered_size(arguments: str, size: tuple[int, int], http: httpx.Client, ct: str) -> None:
+def test_rendered_size(
+    arguments: str, size: tuple[int, int], http: httpx.Client, ct: str
+) -> None:
     pixels = get_pixels(http, f"/instances/{ct}/rendered?{arguments}")
     assert pixels.shape == size
 
@@ -579,8 +644,12 @@ def test_rendered_keeps_aspect_ratio(http: httpx.Client, upload: Uploaded) -> No
     assert pixels.shape == (48, 64, 3)
 
 
-@pytest.mark.parametrize("arguments", ["width=-5", "width=abc", "window-center=abc&window-width=9"])
-def test_rendered_invalid_arguments_404(arguments: str, http: httpx.Client, ct: str) -> None:
+@pytest.mark.parametrize(
+    "arguments", ["width=-5", "width=abc", "window-center=abc&window-width=9"]
+)
+def test_rendered_invalid_arguments_404(
+    arguments: str, http: httpx.Client, ct: str
+) -> None:
     response = http.get(f"/instances/{ct}/rendered?{arguments}")
     assert response.status_code == 404
     assert "Invalid argument" in response.json()["Details"]
@@ -627,7 +696,12 @@ def test_raw_frame_gzip(http: httpx.Client, ct: str) -> None:
     ],
 )
 def test_raw_frame_encapsulated(
-    name: str, frame: int, media_type: str, magic: bytes, http: httpx.Client, upload: Uploaded
+    name: str,
+    frame: int,
+    media_type: str,
+    magic: bytes,
+    http: httpx.Client,
+    upload: Uploaded,
 ) -> None:
     instance = upload(with_new_uids(sample_path(name)))
     response = http.get(f"/instances/{instance}/frames/{frame}/raw")
@@ -645,7 +719,9 @@ def test_numpy_instance_rescaled(http: httpx.Client, ct: str) -> None:
 
 def test_numpy_frame_stored_values(http: httpx.Client, ct: str) -> None:
     dataset = pydicom.dcmread(sample_path("CT_small.dcm"))
-    array = np.load(io.BytesIO(http.get(f"/instances/{ct}/frames/0/numpy?rescale=0").content))
+    array = np.load(
+        io.BytesIO(http.get(f"/instances/{ct}/frames/0/numpy?rescale=0").content)
+    )
     assert array.shape == (128, 128, 1)
     assert np.array_equal(array[:, :, 0], dataset.pixel_array)
 
@@ -695,7 +771,9 @@ def test_unknown_instance_404(http: httpx.Client) -> None:
     assert http.get("/instances/nope/preview").status_code == 404
 
 
-def test_decoding_leaves_server_responsive(http: httpx.Client, upload: Uploaded) -> None:
+def test_decoding_leaves_server_responsive(
+    http: httpx.Client, upload: Uploaded
+) -> None:
     """A slow JPEG 2000 decode runs in a worker thread, not in the event loop."""
     instance = upload(with_new_uids(sample_path("RG1_J2KR.dcm")))
     done = threading.Event()

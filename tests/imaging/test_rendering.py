@@ -20,7 +20,9 @@ from orthanclite.imaging.rendering import (
 )
 
 
-def grayscale_info(photometric: str = "MONOCHROME2", bits_stored: int = 16) -> ImageInfo:
+def grayscale_info(
+    photometric: str = "MONOCHROME2", bits_stored: int = 16
+) -> ImageInfo:
     return ImageInfo(
         rows=1,
         columns=4,
@@ -101,7 +103,11 @@ def test_resize_nearest_takes_centers() -> None:
 
 
 def test_j2k_codestream_size() -> None:
-    siz = b"\xff\x4f\xff\x51\x00\x29\x00\x00" + (300).to_bytes(4, "big") + (200).to_bytes(4, "big")
+    siz = (
+        b"\xff\x4f\xff\x51\x00\x29\x00\x00"
+        + (300).to_bytes(4, "big")
+        + (200).to_bytes(4, "big")
+    )
     siz += bytes(8)
     assert codestream_size(siz, JPEG2000Lossless) == (300, 200)
 
