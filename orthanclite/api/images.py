@@ -7,6 +7,7 @@ default and for ``*/*`` or ``image/*``, JPEG for ``image/jpeg``, PAM for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, get_args
 
@@ -109,8 +110,10 @@ def _number(request: Request, name: str, minimum: float | None = None) -> float 
     if value is None or value == "":
         return None
     try:
-        number = float(value)
+        number: float | None = float(value)
     except ValueError:
+        number = None
+    if number is not None and not math.isfinite(number):
         number = None
     if number is None or (minimum is not None and number < minimum):
         # Orthanc 1.10.1 responds 404 to invalid arguments of /rendered.

@@ -645,7 +645,8 @@ def test_rendered_keeps_aspect_ratio(http: httpx.Client, upload: Uploaded) -> No
 
 
 @pytest.mark.parametrize(
-    "arguments", ["width=-5", "width=abc", "window-center=abc&window-width=9"]
+    "arguments",
+    ["width=-5", "width=abc", "window-center=abc&window-width=9", "window-width=nan"],
 )
 def test_rendered_invalid_arguments_404(
     arguments: str, http: httpx.Client, ct: str
