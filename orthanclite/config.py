@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     max_frame_size: int = Field(
         256 * 1024 * 1024,
         ge=1,
-        description="Maximum bytes of one decoded frame; larger frames get a 415 response.",
+        description="Maximum bytes of one decoded frame; larger frames get 415.",
     )
 
     @property
