@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from orthanclite import __version__
-from orthanclite.api import content, instances, resources, system
+from orthanclite.api import content, images, instances, resources, system
 from orthanclite.api import changes, resource_info, tools
 from orthanclite.api.errors import register_error_handlers
 from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddleware
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(changes.router)
     app.include_router(resource_info.router)
     app.include_router(content.router)
+    app.include_router(images.router)
     app.add_middleware(GzipJSONMiddleware)
     app.add_middleware(NormalizePathMiddleware)
     app.add_middleware(AccessControlMiddleware, settings=settings)

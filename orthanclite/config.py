@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         "as Orthanc does. By default DCMDICTPATH is read, then the folders where "
         "Linux packages install DCMTK.",
     )
+    max_frame_size: int = Field(
+        256 * 1024 * 1024,
+        ge=1,
+        description="Maximum bytes of one decoded frame; larger frames get 415.",
+    )
 
     @property
     def storage_dir(self) -> Path:

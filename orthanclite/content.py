@@ -348,7 +348,6 @@ def parse_tag(text: str) -> int:
         ErrorCode.UNKNOWN_DICOM_TAG,
         f"Unknown DICOM tag {text!r}; write it as gggg-eeee in hexadecimal "
         "or as a keyword",
-        http_status=500,
     )
 
 

@@ -303,7 +303,7 @@ class TestContent:
 
     def test_malformed_tag(self, http: httpx.Client, nested: str) -> None:
         response = http.get(f"{nested}/zzzz")
-        assert response.status_code == 500
+        assert response.status_code == 400
         assert response.json()["OrthancStatus"] == 27
 
     def test_pixel_data_frames(self, http: httpx.Client) -> None:

@@ -1,0 +1,1 @@
+"""Pixel data: decoding frames, rendering them and encoding images."""
