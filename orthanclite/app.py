@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from orthanclite import __version__
 from orthanclite.api import content, images, instances, resources, system
 from orthanclite.api import changes, resource_info, tools
-from orthanclite.api.errors import register_error_handlers
+from orthanclite.api.errors import UnexpectedErrorMiddleware, register_error_handlers
 from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddleware
 from orthanclite.api.security import AccessControlMiddleware
 from orthanclite.config import Settings
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resource_info.router)
     app.include_router(content.router)
     app.include_router(images.router)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(GzipJSONMiddleware)
     app.add_middleware(NormalizePathMiddleware)
     app.add_middleware(AccessControlMiddleware, settings=settings)

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orthanclite.api.responses import json_response
 from orthanclite.errors import ErrorCode, OrthancError
@@ -98,6 +99,43 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
     return error_response(
         request, OrthancError(ErrorCode.BAD_REQUEST, f"Invalid request: {problems}")
     )
+
+
+class UnexpectedErrorMiddleware:
+    """Answer an unexpected exception with Orthanc's 500 body, keeping the connection.
+
+    Starlette's own handler for ``Exception`` re-raises after answering, so
+    the server closes the keep-alive connection; catching the exception here
+    first keeps the connection usable for the client's next request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as error:
+            if started:
+                logger.exception(
+                    "Unexpected error after the answer started: %s %s",
+                    scope["method"],
+                    scope["path"],
+                )
+                raise
+            response = await handle_unexpected_error(Request(scope), error)
+            await response(scope, receive, send)
 
 
 async def handle_unexpected_error(request: Request, error: Exception) -> Response:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from orthanclite.app import create_app
+from orthanclite.config import Settings
 from tests.helpers import ServerProcess, make_dicom
 
 UNKNOWN_ID = "da39a3ee-5e6b4b0d-3255bfef-95601890-afd80709"
@@ -69,3 +72,24 @@ def test_bad_integer_argument_is_400(client: httpx.Client) -> None:
     response = client.get("/instances", params={"since": "x", "limit": "1"})
     assert response.status_code == 400
     assert "since" in response.json()["Details"]
+
+
+@pytest.mark.anyio
+async def test_unexpected_error_is_answered_not_raised() -> None:
+    """A bug in a handler gives Orthanc's 500 body and does not escape the app.
+
+    An exception escaping the application makes the server drop the
+    keep-alive connection, which clients see as a reset on their next call.
+    """
+    app = create_app(Settings())
+
+    @app.get("/test-failure")
+    async def fail() -> None:
+        raise RuntimeError("simulated failure")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://archive") as client:
+        response = await client.get("/test-failure")
+    assert response.status_code == 500
+    assert response.json()["OrthancStatus"] == -1
+    assert "simulated failure" in response.json()["Details"]
