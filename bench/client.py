@@ -72,7 +72,7 @@ class UploadResult:
     bytes: int
     seconds: float
     failures: int
-    # One answer per file, in the order of the files; None where it failed.
+    # One parsed response per file, in file order, or None where the upload failed.
     answers: list[dict[str, Any] | None]
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def upload_all(host: str, port: int, files: Sequence[bytes], clients: int) -> Up
     """POST every file to ``/instances`` with ``clients`` concurrent connections.
 
     Files are taken in order from a shared cursor, so the work spreads evenly.
-    The time runs from the first request to the last answer.
+    The time runs from the first request to the last response.
     """
     cursor = iter(range(len(files)))
     lock = threading.Lock()
@@ -174,8 +174,8 @@ def measure_latency(
 ) -> dict[str, Any]:
     """Time ``samples`` requests built by ``probes(i)``, one at a time.
 
-    A route that the server does not serve (any non-2xx answer on the first
-    request) is reported as not available, with the status it returned.
+    A route that the server does not serve (any non-2xx status on the first
+    request) is reported as not available, with that status.
     """
     connection = Connection(host, port)
     try:

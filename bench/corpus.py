@@ -38,8 +38,9 @@ FIRST_STUDY_DATE = datetime.date(2020, 1, 6)
 class CorpusSpec:
     """Counts of a corpus and the seed its UIDs and pixels derive from.
 
-    CT and MR series hold ``instances_per_series`` instances; an ultrasound
-    series holds one multi-frame instance and a report series one report.
+    CT and MR series contain ``instances_per_series`` instances. An
+    ultrasound series contains one multi-frame instance and a report series
+    one report.
     """
 
     patients: int = 4
@@ -152,7 +153,7 @@ def _series_files(
 
 
 def _phantom(rows: int, columns: int, number: int) -> np.ndarray:
-    """A disc whose radius changes with the slice number, scaled to 0..1."""
+    """Draw a disc of value 1 on 0, its radius changing with the slice number."""
     y, x = np.ogrid[-1 : 1 : rows * 1j, -1 : 1 : columns * 1j]
     radius = 0.6 + 0.2 * np.sin(number / 7)
     return (x * x + y * y < radius * radius).astype(np.float32)
@@ -268,7 +269,7 @@ def write_large_multiframe(path: Path, size_mb: int, seed: int = 1) -> int:
     """Write a multi-frame CT of about ``size_mb`` MiB to ``path``; return its size.
 
     The header is written by pydicom and the pixel data is appended frame by
-    frame, so the generator itself never holds more than one frame in memory.
+    frame, so the generator keeps at most one frame in memory.
     """
     frame_bytes = 512 * 512 * 2
     frames = max(1, size_mb * (1 << 20) // frame_bytes)

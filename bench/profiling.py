@@ -140,7 +140,7 @@ def _idle_kind(leaf: str, stack: str) -> str:
     return ""
 
 
-def summarise(lines: list[str], top: int = 30) -> str:
+def summarise(lines: list[str], top: int = 40) -> str:
     """Summarise py-spy raw output (``frame;frame;... count`` per line)."""
     inclusive: collections.Counter[str] = collections.Counter()
     self_time: collections.Counter[str] = collections.Counter()
@@ -177,5 +177,9 @@ def summarise(lines: list[str], top: int = 30) -> str:
     out.append("Percentages below are of the busy samples.")
     out += table("Self time by package:", by_package, 20)
     out += table("Inclusive time by function:", inclusive, top)
+    own = collections.Counter(
+        {name: count for name, count in inclusive.items() if "(orthanclite/" in name}
+    )
+    out += table("Inclusive time by orthanclite function:", own, top)
     out += table("Self time by function:", self_time, top)
     return "\n".join(out) + "\n"

@@ -174,9 +174,16 @@ def _render_ingest(results: dict[str, Any], servers: list[str]) -> str:
             speeds = [per_server[name]["megabytes_per_second"] for name in servers]
             lines.append(_row(f"{label}, {clients} client(s): instances/s", rates, servers))
             lines.append(_row(f"{label}, {clients} client(s): MB/s", speeds, servers))
+            cpu = [per_server[name].get("server_cpu_ms_per_instance") for name in servers]
+            lines.append(
+                _row(f"{label}, {clients} client(s): server CPU ms/instance", cpu, servers, 2)
+            )
     for size, per_server in ingest.get("fill", {}).items():
         rates = [per_server[name]["instances_per_second"] for name in servers]
-        lines.append(_row(f"fill to {size} (no pixel data), 4 clients: instances/s", rates, servers))
+        cpu = [per_server[name].get("server_cpu_ms_per_instance") for name in servers]
+        label = f"fill to {size} (no pixel data), 4 clients"
+        lines.append(_row(f"{label}: instances/s", rates, servers))
+        lines.append(_row(f"{label}: server CPU ms/instance", cpu, servers, 2))
     failures = sum(
         result.get("failures", 0)
         for group in ("empty", "filled")
@@ -248,12 +255,13 @@ def _render_archive(results: dict[str, Any], servers: list[str]) -> str:
         for measure, label in (
             ("memory_growth_bytes", "peak memory growth (MB)"),
             ("seconds", "upload time (s)"),
-            ("status", "HTTP status"),
         ):
             values = [large[name][measure] for name in servers]
             if measure.endswith("bytes"):
                 values = [value / MB for value in values]
             lines.append(_row(label, values, servers))
+        statuses = [str(large[name]["status"]) for name in servers]
+        lines.append(_row("HTTP status", statuses, servers))
     return "\n".join(lines)
 
 

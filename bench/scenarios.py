@@ -17,10 +17,14 @@ FILL_PER_PATIENT = 100
 
 def ingest(server: Server, files: Sequence[bytes], clients: int) -> dict[str, Any]:
     """Scenario 1: upload ``files`` with ``clients`` connections; rate and memory."""
+    cpu_before = server.cpu_seconds()
     with MemorySampler(server) as memory:
         result = upload_all(server.host, server.port, files, clients)
+    cpu = server.cpu_seconds() - cpu_before
     return result.as_dict() | {
         "clients": clients,
+        "server_cpu_seconds": round(cpu, 2),
+        "server_cpu_ms_per_instance": round(1000 * cpu / max(1, len(files)), 2),
         "peak_memory_bytes": memory.peak,
         "public_ids": [answer["ID"] if answer else None for answer in result.answers],
     }

@@ -27,6 +27,7 @@ ORTHANC_BINARY = Path("/usr/sbin/Orthanc")
 START_TIMEOUT = 60.0
 # Seconds a fresh server is left alone before its idle memory is read.
 SETTLE_SECONDS = 2.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -36,7 +37,7 @@ def free_port() -> int:
 
 
 class Server:
-    """One server process under test; subclasses say how to start it."""
+    """One server process under test; subclasses define its command line."""
 
     name = ""
 
@@ -84,7 +85,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer within {START_TIMEOUT} s")
+        raise RuntimeError(f"{self.name} did not respond to GET /system within {START_TIMEOUT} s; see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -108,6 +109,10 @@ class Server:
     def rss_bytes(self) -> int:
         """Resident memory of the server process and all its descendants."""
         return sum(_rss_of(pid) for pid in process_tree(self.pid))
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) used so far by the server and its descendants."""
+        return sum(_cpu_of(pid) for pid in process_tree(self.pid))
 
 
 class OrthancliteServer(Server):
@@ -185,6 +190,17 @@ def _rss_of(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # Fields after the command name start at field 3 (state); utime and
+    # stime are fields 14 and 15, in clock ticks.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 class MemorySampler:

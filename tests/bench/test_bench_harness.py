@@ -146,7 +146,9 @@ def test_run_end_to_end(tmp_path: Path) -> None:
     assert set(results["scenarios"]) == {
         "ingest", "resources", "find", "memory", "archive", "large_upload",
     }  # fmt: skip
-    assert results["scenarios"]["ingest"]["empty"]["4"]["orthanclite"]["failures"] == 0
+    empty_4 = results["scenarios"]["ingest"]["empty"]["4"]["orthanclite"]
+    assert empty_4["failures"] == 0
+    assert empty_4["server_cpu_seconds"] > 0
     assert results["scenarios"]["ingest"]["filled"]["instances_before"] == 120
     assert results["scenarios"]["large_upload"]["orthanclite"]["status"] == 200
     assert results["scenarios"]["memory"]["idle"]["orthanclite"] > 10_000_000
