@@ -25,14 +25,25 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Measure orthanclite and, when installed, Orthanc side by side.",
     )
+
     corpus = parser.add_argument_group("corpus")
-    corpus.add_argument("--seed", type=int, default=1, help="seed of UIDs and pixels (default 1)")
-    corpus.add_argument("--patients", type=int, default=4, help="patients (default 4)")
-    corpus.add_argument("--studies", type=int, default=2, help="studies per patient (default 2)")
-    corpus.add_argument("--series", type=int, default=3, help="series per study (default 3)")
     corpus.add_argument(
-        "--instances", type=int, default=20, help="instances per CT or MR series (default 20)"
+        "--seed", type=int, default=1, help="seed of UIDs and pixels (default 1)"
     )
+    corpus.add_argument("--patients", type=int, default=4, help="patients (default 4)")
+    corpus.add_argument(
+        "--studies", type=int, default=2, help="studies per patient (default 2)"
+    )
+    corpus.add_argument(
+        "--series", type=int, default=3, help="series per study (default 3)"
+    )
+    corpus.add_argument(
+        "--instances",
+        type=int,
+        default=20,
+        help="instances per CT or MR series (default 20)",
+    )
+
     runs = parser.add_argument_group("scenarios")
     runs.add_argument(
         "--small-archive",
@@ -44,10 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--fill",
         type=int,
         default=10_000,
-        help="instances in the filled archive; the full benchmark uses 100000 (default 10000)",
+        help="instances in the filled archive; the full benchmark uses 100000 "
+        "(default 10000)",
     )
     runs.add_argument(
-        "--samples", type=int, default=100, help="requests per latency measure (default 100)"
+        "--samples",
+        type=int,
+        default=100,
+        help="requests per latency measure (default 100)",
     )
     runs.add_argument(
         "--large-upload-mb",
@@ -56,11 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="size in MiB of the single-file upload, e.g. 1024; 0 skips it (default 0)",
     )
     runs.add_argument(
+        "--archive-study-mb",
+        type=int,
+        default=0,
+        help="size in MiB of the study whose archive is downloaded, e.g. 1100; "
+        "needs bench/archive_memory.py; 0 skips it (default 0)",
+    )
+    runs.add_argument(
         "--no-orthanc",
         dest="orthanc",
         action="store_false",
         help="measure orthanclite alone even when /usr/sbin/Orthanc exists",
     )
+
     output = parser.add_argument_group("output")
     output.add_argument(
         "--output",
@@ -69,20 +92,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="Markdown page to update; the raw JSON is written beside it "
         "(default docs/benchmarks.md)",
     )
-    output.add_argument("--workdir", help="folder for the servers' temporary data (default /tmp)")
     output.add_argument(
-        "--keep", action="store_true", help="keep the servers' data folders after the run"
+        "--workdir", help="folder for the servers' temporary data (default /tmp)"
     )
+    output.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the servers' data folders after the run",
+    )
+
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="profile orthanclite's upload path with py-spy instead of running the scenarios",
+        help="profile orthanclite's upload path with py-spy instead of running "
+        "the scenarios",
     )
+
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # httpx, used by bench/archive_memory.py, logs every request at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     arguments = sys.argv[1:] if argv is None else list(argv)
     options = build_parser().parse_args(arguments)
     if options.profile:
@@ -90,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return profile_uploads(options)
 
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     clock = time.monotonic()
     run = Run(options)
     results = run.execute()

@@ -52,7 +52,11 @@ class Connection:
                 if response.will_close:
                     self.close()
                 return response.status, data
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            except (
+                http.client.RemoteDisconnected,
+                ConnectionResetError,
+                BrokenPipeError,
+            ):
                 self.close()
                 if attempt == 2:
                     raise
@@ -86,7 +90,9 @@ class UploadResult:
         }
 
 
-def upload_all(host: str, port: int, files: Sequence[bytes], clients: int) -> UploadResult:
+def upload_all(
+    host: str, port: int, files: Sequence[bytes], clients: int
+) -> UploadResult:
     """POST every file to ``/instances`` with ``clients`` concurrent connections.
 
     Files are taken in order from a shared cursor, so the work spreads evenly.
@@ -108,7 +114,9 @@ def upload_all(host: str, port: int, files: Sequence[bytes], clients: int) -> Up
                     index = next(cursor, None)
                 if index is None:
                     return
-                status, body = connection.request("POST", "/instances", files[index], headers)
+                status, body = connection.request(
+                    "POST", "/instances", files[index], headers
+                )
                 if status == 200:
                     answers[index] = json.loads(body)
                 else:
@@ -147,7 +155,10 @@ def upload_file(host: str, port: int, path: Path) -> tuple[int, float]:
                 "POST",
                 "/instances",
                 body=body,
-                headers={"Content-Type": "application/dicom", "Content-Length": str(size)},
+                headers={
+                    "Content-Type": "application/dicom",
+                    "Content-Length": str(size),
+                },
             )
             response = connection.getresponse()
             response.read()

@@ -86,7 +86,9 @@ def generate_corpus(spec: CorpusSpec) -> Iterator[CorpusFile]:
             for series in range(spec.series_per_study):
                 kind = SERIES_KINDS[series_counter % len(SERIES_KINDS)]
                 series_counter += 1
-                series_uid = deterministic_uid(spec.seed, "series", patient, study, series)
+                series_uid = deterministic_uid(
+                    spec.seed, "series", patient, study, series
+                )
                 yield from _series_files(spec, kind, study_ds, series, series_uid, rng)
 
 
@@ -159,7 +161,9 @@ def _phantom(rows: int, columns: int, number: int) -> np.ndarray:
     return (x * x + y * y < radius * radius).astype(np.float32)
 
 
-def _add_grayscale_image(ds: Dataset, rows: int, columns: int, pixels: np.ndarray) -> None:
+def _add_grayscale_image(
+    ds: Dataset, rows: int, columns: int, pixels: np.ndarray
+) -> None:
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows = rows
@@ -214,7 +218,9 @@ def _add_us(ds: Dataset, rng: np.random.Generator) -> None:
     ds.PixelRepresentation = 0
     ds.NumberOfFrames = US_FRAMES
     ds.FrameTime = 33.3
-    frames = rng.integers(0, 256, size=(US_FRAMES, US_ROWS, US_COLUMNS, 3), dtype=np.uint8)
+    frames = rng.integers(
+        0, 256, size=(US_FRAMES, US_ROWS, US_COLUMNS, 3), dtype=np.uint8
+    )
     ds.PixelData = frames.tobytes()
 
 
@@ -245,7 +251,9 @@ def small_instance(seed: int, index: int, per_patient: int = 100) -> bytes:
     study, within_study = divmod(within, per_patient // 2)
     series = within_study * 2 // (per_patient // 2)
     ds = _study_dataset(seed, patient, study)
-    ds.SeriesInstanceUID = deterministic_uid(seed, "fill-series", patient, study, series)
+    ds.SeriesInstanceUID = deterministic_uid(
+        seed, "fill-series", patient, study, series
+    )
     ds.SeriesNumber = series + 1
     ds.Modality = "OT"
     ds.InstanceNumber = within_study + 1

@@ -55,7 +55,10 @@ def profile_uploads(options: argparse.Namespace) -> int:
             rate = _record(options, workdir, clients, raw)
             summary = summarise(raw.read_text().splitlines())
             target = output_dir / f"profile-upload-{clients}-clients.txt"
-            header = f"Upload profile, {clients} client(s): {rate:.1f} instances/s while sampled\n"
+            header = (
+                f"Upload profile, {clients} client(s): "
+                f"{rate:.1f} instances/s while sampled\n"
+            )
             target.write_text(header + summary)
             logger.info("Profile with %d client(s) written to %s", clients, target)
     finally:
@@ -64,7 +67,9 @@ def profile_uploads(options: argparse.Namespace) -> int:
     return 0
 
 
-def _record(options: argparse.Namespace, workdir: Path, clients: int, raw: Path) -> float:
+def _record(
+    options: argparse.Namespace, workdir: Path, clients: int, raw: Path
+) -> float:
     files = []
     for round_number in range(ROUNDS):
         spec = CorpusSpec(
@@ -102,7 +107,9 @@ def _record(options: argparse.Namespace, workdir: Path, clients: int, raw: Path)
         server.stop()
         server.remove_files()
     if not raw.exists():
-        raise RuntimeError(f"py-spy wrote no profile: {errors.decode(errors='replace')}")
+        raise RuntimeError(
+            f"py-spy wrote no profile: {errors.decode(errors='replace')}"
+        )
     return float(result["instances_per_second"])
 
 
@@ -126,6 +133,30 @@ def _frame_name(frame: str) -> tuple[str, str]:
     return f"{match['function']} ({relative})", package
 
 
+# Steps of the upload path, most specific first: a busy stack is counted in
+# the first step whose function appears anywhere in it.
+UPLOAD_STEPS = (
+    ("ServerContext._run_write", "index transaction (lock, SQL, commit)"),
+    ("FileStorage.commit", "storage commit (fsync, mkdir, rename)"),
+    ("ServerContext._exists", "duplicate check before storing"),
+    ("parse_instance", "DICOM parsing"),
+    ("StagedWriter.write", "staging file write and MD5"),
+    ("ServerContext.store", "store: other steps"),
+    ("receive_body", "body reception in the handler"),
+    ("json_response", "JSON response"),
+    ("upload_instances", "handler: thread hand-offs and other"),
+    ("FastAPI.__call__", "middlewares, routing and dependencies"),
+    ("httptools_impl", "uvicorn HTTP protocol outside the application"),
+)
+
+
+def _upload_step(stack: str) -> str:
+    for function, step in UPLOAD_STEPS:
+        if function in stack:
+            return step
+    return "other"
+
+
 def _idle_kind(leaf: str, stack: str) -> str:
     """Name the kind of wait of an idle stack, or "" for a busy one.
 
@@ -147,6 +178,7 @@ def summarise(lines: list[str], top: int = 40) -> str:
     by_package: collections.Counter[str] = collections.Counter()
     total = 0
     idle = collections.Counter[str]()
+    by_step: collections.Counter[str] = collections.Counter()
     for line in lines:
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -158,6 +190,7 @@ def summarise(lines: list[str], top: int = 40) -> str:
             idle[waiting] += count
             continue
         total += count
+        by_step[_upload_step(stack)] += count
         for name in {name for name, _ in names}:
             inclusive[name] += count
         leaf, package = names[-1]
@@ -172,9 +205,14 @@ def summarise(lines: list[str], top: int = 40) -> str:
             rows.append(f"{100 * count / total:6.1f} %  {name}")
         return rows
 
-    out = [f"{total} busy samples at {SAMPLING_RATE} Hz (all threads), and idle samples:"]
+    out = [
+        f"{total} busy samples at {SAMPLING_RATE} Hz (all threads), and idle samples:"
+    ]
     out += [f"{count:8d}  {kind}" for kind, count in idle.most_common()]
     out.append("Percentages below are of the busy samples.")
+    out += table(
+        "Busy time by step of the upload path:", by_step, len(UPLOAD_STEPS) + 1
+    )
     out += table("Self time by package:", by_package, 20)
     out += table("Inclusive time by function:", inclusive, top)
     own = collections.Counter(

@@ -117,10 +117,14 @@ class Run:
         memory["idle"] = self.start_servers()
         logger.info("Scenario 1: ingest into an empty archive, 1 client")
         ingest: dict[str, Any] = {"empty": {}, "filled": {}}
-        ingest["empty"]["1"] = self.each(lambda server: scenarios.ingest(server, files, 1))
+        ingest["empty"]["1"] = self.each(
+            lambda server: scenarios.ingest(server, files, 1)
+        )
         self.start_servers()
         logger.info("Scenario 1: ingest into an empty archive, 4 clients")
-        ingest["empty"]["4"] = self.each(lambda server: scenarios.ingest(server, files, 4))
+        ingest["empty"]["4"] = self.each(
+            lambda server: scenarios.ingest(server, files, 4)
+        )
         scenario["ingest"] = ingest
 
         logger.info("Scenario 3: /instances/{id}, /tags and /preview latency")
@@ -145,23 +149,36 @@ class Run:
             if count:
                 batch = fill.next_batch(count)
                 ingest.setdefault("fill", {})[str(size)] = self.each(
-                    lambda server: _without_ids(scenarios.ingest(server, batch, 4))
+                    lambda server, batch=batch: _without_ids(
+                        scenarios.ingest(server, batch, 4)
+                    )
                 )
                 del batch
-            logger.info("Scenario 2: /tools/find and /tools/lookup at %d instances", size)
+            logger.info(
+                "Scenario 2: /tools/find and /tools/lookup at %d instances", size
+            )
             patients = corpus_patients + fill.patient_ids()
             sops = corpus_sops + [fill.sop_uid(i) for i in range(0, fill.count, 7)]
             scenario["find"][str(size)] = self.each(
-                lambda server: scenarios.query_latency(server, patients, sops, samples)
+                lambda server, patients=patients, sops=sops: scenarios.query_latency(
+                    server, patients, sops, samples
+                )
             )
         time.sleep(SETTLE_SECONDS)
-        memory["after_fill"] = {server.name: server.rss_bytes() for server in self.servers}
+        memory["after_fill"] = {
+            server.name: server.rss_bytes() for server in self.servers
+        }
         memory["after_fill_instances"] = len(files) + fill.count
         scenario["memory"] = memory
 
         ingest["filled"]["instances_before"] = len(files) + fill.count
-        for clients, offset in ((1, FILLED_1_CLIENT_SEED_OFFSET), (4, FILLED_4_CLIENTS_SEED_OFFSET)):
-            logger.info("Scenario 1: ingest into the filled archive, %d client(s)", clients)
+        for clients, offset in (
+            (1, FILLED_1_CLIENT_SEED_OFFSET),
+            (4, FILLED_4_CLIENTS_SEED_OFFSET),
+        ):
+            logger.info(
+                "Scenario 1: ingest into the filled archive, %d client(s)", clients
+            )
             more = [item.data for item in generate_corpus(self._spec_with_seed(offset))]
             ingest["filled"][str(clients)] = self.each(
                 lambda server, more=more, clients=clients: _without_ids(
@@ -187,17 +204,41 @@ class Run:
         )
 
     def _archive_scenario(self) -> dict[str, Any]:
-        """Scenario 4, provided by ``bench.archive_memory`` when present.
+        """Scenario 4, measured by the module ``bench.archive_memory`` when present.
 
-        That module exposes ``run(servers, workdir, options)``, which receives
-        the running servers (``Server`` objects: name, host, port, pid,
+        A module function ``run(servers, workdir, options)`` receives the
+        running servers (``Server`` objects: name, host, port, pid,
         ``rss_bytes()``) and returns a JSON-ready dict keyed by server name.
+        Without it, the module's ``upload_study`` and ``download`` functions
+        are used to upload one study and download its archive.
         """
+        size_mb = self.options.archive_study_mb
+        if not size_mb:
+            return {
+                "available": False,
+                "reason": "not requested (option --archive-study-mb)",
+            }
         if importlib.util.find_spec("bench.archive_memory") is None:
-            return {"available": False, "reason": "bench.archive_memory is not installed"}
-        logger.info("Scenario 4: study archive download")
+            return {
+                "available": False,
+                "reason": "bench.archive_memory is not installed",
+            }
+        logger.info("Scenario 4: archive of a %d MiB study", size_mb)
         module = importlib.import_module("bench.archive_memory")
-        return {"available": True, **module.run(self.servers, self.workdir, self.options)}
+        if hasattr(module, "run"):
+            return {
+                "available": True,
+                **module.run(self.servers, self.workdir, self.options),
+            }
+        results: dict[str, Any] = {"available": True}
+        for server in self.in_turn():
+            try:
+                results[server.name] = _archive_download(module, server, size_mb)
+            except Exception as error:  # the module is maintained separately
+                logger.error("Archive scenario failed on %s: %s", server.name, error)
+                first_line = (str(error).splitlines() or [type(error).__name__])[0]
+                results[server.name] = {"error": first_line[:200]}
+        return results
 
     def _large_upload(self) -> dict[str, Any]:
         size_mb = self.options.large_upload_mb
@@ -208,6 +249,22 @@ class Run:
             return self.each(lambda server: scenarios.large_upload(server, path))
         finally:
             path.unlink()
+
+
+def _archive_download(module: Any, server: Server, size_mb: int) -> dict[str, Any]:
+    """Upload a study of ``size_mb`` MiB in 512 KiB instances; download its archive."""
+    url = f"http://{server.host}:{server.port}"
+    study, total = module.upload_study(url, max(1, size_mb * 2), 512)
+    result = module.download(url, f"/studies/{study}/archive", server.pid)
+    return {
+        "study_megabytes": round(total / 1e6, 1),
+        "seconds": result["seconds"],
+        "megabytes_per_second": round(total / 1e6 / result["seconds"], 1),
+        "first_byte_ms": result["first_byte_ms"],
+        "memory_growth_megabytes": round(
+            result["rss_peak_mb"] - result["rss_before_mb"], 1
+        ),
+    }
 
 
 def corpus_summary(corpus: list[CorpusFile]) -> dict[str, Any]:

@@ -41,7 +41,10 @@ class FillSet:
         self.count = 0
 
     def next_batch(self, count: int) -> list[bytes]:
-        batch = [small_instance(self.seed, self.count + i, FILL_PER_PATIENT) for i in range(count)]
+        batch = [
+            small_instance(self.seed, self.count + i, FILL_PER_PATIENT)
+            for i in range(count)
+        ]
         self.count += count
         return batch
 
@@ -57,7 +60,10 @@ def find_probes(patient_ids: Sequence[str]) -> dict[str, Any]:
     """Scenario 2 requests: three /tools/find at study level, cycling patients."""
 
     def by_patient_id(index: int) -> Probe:
-        query = {"Level": "Study", "Query": {"PatientID": patient_ids[index % len(patient_ids)]}}
+        query = {
+            "Level": "Study",
+            "Query": {"PatientID": patient_ids[index % len(patient_ids)]},
+        }
         return Probe("POST", "/tools/find", json.dumps(query).encode())
 
     def by_patient_name(index: int) -> Probe:
@@ -112,7 +118,9 @@ def resource_latency(
     for name, template in routes.items():
 
         def probe(index: int, template: str = template) -> Probe:
-            return Probe("GET", template.format(instance_ids[index % len(instance_ids)]))
+            return Probe(
+                "GET", template.format(instance_ids[index % len(instance_ids)])
+            )
 
         results[name] = measure_latency(server.host, server.port, probe, samples)
     return results

@@ -62,7 +62,9 @@ class Server:
                 start_new_session=True,
             )
         self._wait_until_ready()
-        logger.info("%s started on port %d (pid %d)", self.name, self.port, self.process.pid)
+        logger.info(
+            "%s started on port %d (pid %d)", self.name, self.port, self.process.pid
+        )
 
     def _wait_until_ready(self) -> None:
         assert self.process is not None
@@ -80,12 +82,17 @@ class Server:
                     system = json.loads(body)
                     # orthanclite reports the Orthanc release it emulates as
                     # "Version" and its own release separately.
-                    self.version = str(system.get("OrthancLiteVersion") or system.get("Version"))
+                    self.version = str(
+                        system.get("OrthancLiteVersion") or system.get("Version")
+                    )
                     return
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not respond to GET /system within {START_TIMEOUT} s; see {self.log_path}")
+        raise RuntimeError(
+            f"{self.name} did not respond to GET /system within "
+            f"{START_TIMEOUT} s; see {self.log_path}"
+        )
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -94,7 +101,11 @@ class Server:
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop within 30 s; killing pid %d", self.name, self.process.pid)
+            logger.warning(
+                "%s did not stop within 30 s; killing pid %d",
+                self.name,
+                self.process.pid,
+            )
             self.process.kill()
             self.process.wait()
 
@@ -153,7 +164,11 @@ class OrthancServer(Server):
         }
         config_path = self.folder / "config.json"
         config_path.write_text(json.dumps(config, indent=2))
-        return [str(ORTHANC_BINARY), f"--logfile={self.folder / 'orthanc.log'}", str(config_path)]
+        return [
+            str(ORTHANC_BINARY),
+            f"--logfile={self.folder / 'orthanc.log'}",
+            str(config_path),
+        ]
 
 
 def orthanc_available() -> bool:

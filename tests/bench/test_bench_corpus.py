@@ -16,7 +16,9 @@ from bench.corpus import (
     write_large_multiframe,
 )
 
-SPEC = CorpusSpec(patients=1, studies_per_patient=1, series_per_study=6, instances_per_series=2)
+SPEC = CorpusSpec(
+    patients=1, studies_per_patient=1, series_per_study=6, instances_per_series=2
+)
 
 
 @pytest.fixture(scope="module")

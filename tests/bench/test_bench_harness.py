@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import build_parser, main
+from bench.cli import main
 from bench.client import Probe, latency_summary, measure_latency, upload_all
 from bench.corpus import CorpusSpec, generate_corpus
 from bench.profiling import py_spy_binary, summarise
@@ -52,7 +52,9 @@ def test_latency_served_route(server: ServerProcess) -> None:
     answer = upload_all(*address(server), [make_dicom()], clients=1).answers[0]
     assert answer is not None
     path = f"/instances/{answer['ID']}"
-    result = measure_latency(*address(server), lambda index: Probe("GET", path), samples=10)
+    result = measure_latency(
+        *address(server), lambda index: Probe("GET", path), samples=10
+    )
     assert result["available"] is True
     assert result["samples"] == 10
     assert result["errors"] == 0
@@ -110,7 +112,9 @@ def sample_results() -> dict:
 
 def test_markdown_keeps_text_around_markers(tmp_path: Path) -> None:
     page = tmp_path / "benchmarks.md"
-    page.write_text(f"# Title\n\nintro\n\n{START_MARKER}\nold\n{END_MARKER}\n\n## Analysis\n")
+    page.write_text(
+        f"# Title\n\nintro\n\n{START_MARKER}\nold\n{END_MARKER}\n\n## Analysis\n"
+    )
     write_markdown(page, sample_results())
     text = page.read_text()
     assert text.startswith("# Title\n\nintro\n\n")
@@ -123,7 +127,8 @@ def test_profile_summary_sets_idle_apart() -> None:
     lines = [
         "main (app.py:1);parse (orthanclite/dicom/parsing.py:9) 3",
         "main (app.py:1);store (orthanclite/context.py:5) 1",
-        "WorkerThread.run (anyio/_backends/_asyncio.py:9);Condition.wait (threading.py:3) 6",
+        "WorkerThread.run (anyio/_backends/_asyncio.py:9);"
+        "Condition.wait (threading.py:3) 6",
     ]
     summary = summarise(lines)
     assert "4 busy samples" in summary
@@ -141,7 +146,9 @@ def test_run_end_to_end(tmp_path: Path) -> None:
     started = time.monotonic()
     assert main(arguments) == 0
     results = json.loads(output.with_suffix(".json").read_text())
-    expected_servers = ["orthanclite", "orthanc"] if orthanc_available() else ["orthanclite"]
+    expected_servers = (
+        ["orthanclite", "orthanc"] if orthanc_available() else ["orthanclite"]
+    )
     assert results["servers"] == expected_servers
     assert set(results["scenarios"]) == {
         "ingest", "resources", "find", "memory", "archive", "large_upload",
@@ -151,10 +158,15 @@ def test_run_end_to_end(tmp_path: Path) -> None:
     assert empty_4["server_cpu_seconds"] > 0
     assert results["scenarios"]["ingest"]["filled"]["instances_before"] == 120
     assert results["scenarios"]["large_upload"]["orthanclite"]["status"] == 200
+    assert results["scenarios"]["archive"]["available"] is False
     assert results["scenarios"]["memory"]["idle"]["orthanclite"] > 10_000_000
     assert results["duration_seconds"] <= time.monotonic() - started + 1
     assert START_MARKER in output.read_text()
-    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("orthanclite-bench")] == []
+    assert [
+        path.name
+        for path in tmp_path.iterdir()
+        if path.name.startswith("orthanclite-bench")
+    ] == []
 
 
 def test_profile_writes_summaries(tmp_path: Path) -> None:
