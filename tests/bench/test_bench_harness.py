@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -183,3 +184,29 @@ def test_profile_writes_summaries(tmp_path: Path) -> None:
     for clients in (1, 4):
         text = (tmp_path / f"profile-upload-{clients}-clients.txt").read_text()
         assert "busy samples" in text
+
+
+def test_expect_continue_answered_promptly(server: ServerProcess) -> None:
+    """curl sends ``Expect: 100-continue`` for large bodies and waits up to
+    1 s for the interim response, so a server that never sends it adds that
+    delay to every upload."""
+    body = next(generate_corpus(CorpusSpec(1, 1, 1, 1))).data
+    head = (
+        "POST /instances HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        "Content-Type: application/dicom\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(head)
+        interim = sock.recv(1024)
+        waited = time.monotonic() - started
+        sock.sendall(body)
+        final = b""
+        while b"\r\n\r\n" not in final:
+            final += sock.recv(4096)
+    assert interim.startswith(b"HTTP/1.1 100")
+    assert waited < 0.5
+    assert final.startswith(b"HTTP/1.1 200")
