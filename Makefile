@@ -5,6 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n 2
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test install install-test bench lint clean
 
@@ -30,8 +31,18 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install-test
-	$(BIN)/python -m bench
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# `make bench ORTHANC=1` installs Debian's orthanc package first (root or
+# sudo), without starting its service; BENCH_ARGS passes options through,
+# e.g. BENCH_ARGS="--fill 100000 --large-upload-mb 1024".
+bench: $(VENV)/.installed-bench
+ifeq ($(ORTHANC),1)
+	$(SUDO) sh bench/install-orthanc.sh
+endif
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install-test
 	$(BIN)/python -m pip install --quiet ruff

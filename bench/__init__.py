@@ -1,0 +1,1 @@
+"""Benchmarks of orthanclite against the real Orthanc, run by ``make bench``."""
