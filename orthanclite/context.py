@@ -114,8 +114,24 @@ class ServerContext:
         """Start receiving a file into the staging folder."""
         return StagedWriter(self.storage)
 
-    def store_upload(self, staged: StagedFile, origin: UploadOrigin) -> dict | list[dict]:
-        """Store a DICOM file or every DICOM file of a ZIP archive."""
+    def store_upload(
+        self, upload: StagedFile | bytes, origin: UploadOrigin
+    ) -> dict | list[dict]:
+        """Store a DICOM file or every DICOM file of a ZIP archive.
+
+        ``upload`` is a staged file, or a small body still in memory, which
+        is staged here so that a small upload costs one worker-thread call.
+        """
+        if isinstance(upload, bytes):
+            writer = self.new_upload()
+            try:
+                writer.write(upload)
+            except BaseException:
+                writer.abort()
+                raise
+            staged = writer.finish()
+        else:
+            staged = upload
         if staged.content is not None:
             is_zip = staged.content.startswith(ZIP_MAGIC)
         else:

@@ -10,7 +10,8 @@ from orthanclite.context import ServerContext
 from orthanclite.errors import ErrorCode, OrthancError
 
 
-def get_context(request: Request) -> ServerContext:
+async def get_context(request: Request) -> ServerContext:
+    # A coroutine, so that FastAPI does not hand this lookup to a worker thread.
     return request.app.state.context
 
 

@@ -46,8 +46,12 @@ async def upload_instances(request: Request, context: ContextDep) -> OrthancJSON
     return json_response(answer)
 
 
-async def receive_body(request: Request, context: ServerContext) -> StagedFile:
-    """Stream the request body into the staging folder, decompressing it if needed.
+async def receive_body(request: Request, context: ServerContext) -> StagedFile | bytes:
+    """Receive the request body, decompressing it if needed.
+
+    A body smaller than ``FLUSH_SIZE`` is returned as bytes without touching
+    the disk or a worker thread; a larger one is streamed into the staging
+    folder and returned as a staged file.
 
     Raises
     ------
@@ -61,7 +65,7 @@ async def receive_body(request: Request, context: ServerContext) -> StagedFile:
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     decompressor = _decompressor(request.headers.get("content-encoding", ""))
-    writer = await run_in_threadpool(context.new_upload)
+    writer: StagedWriter | None = None
     buffer = bytearray()
     received = 0
     chunks = request.stream().__aiter__()
@@ -85,20 +89,30 @@ async def receive_body(request: Request, context: ServerContext) -> StagedFile:
                 raise _too_large(limit)
             buffer += chunk
             if len(buffer) >= FLUSH_SIZE:
+                if writer is None:
+                    writer = await run_in_threadpool(context.new_upload)
                 data = bytes(buffer)
                 buffer.clear()
                 await run_in_threadpool(writer.write, data)
         if decompressor is not None:
-            buffer += decompressor.flush()
+            tail = decompressor.flush()
+            received += len(tail)
+            if received > limit:
+                raise _too_large(limit)
+            buffer += tail
+        if writer is None:
+            return bytes(buffer)
         if buffer:
             await run_in_threadpool(writer.write, bytes(buffer))
         return await run_in_threadpool(writer.finish)
     except ClientDisconnect:
-        await run_in_threadpool(writer.abort)
+        if writer is not None:
+            await run_in_threadpool(writer.abort)
         logger.info("Client disconnected during an upload")
         raise
     except BaseException:
-        await run_in_threadpool(writer.abort)
+        if writer is not None:
+            await run_in_threadpool(writer.abort)
         raise
 
 
