@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from orthanclite.dicom.levels import Level
@@ -27,17 +27,16 @@ def find_resource(session: Session, level: Level, public_id: str) -> Resource | 
     ).scalar_one_or_none()
 
 
+_RESOURCE_EXISTS = select(Resource.__table__.c.id).where(
+    Resource.__table__.c.public_id == bindparam("public_id"),
+    Resource.__table__.c.level == bindparam("level"),
+)
+
+
 def resource_exists(connection: Connection, level: Level, public_id: str) -> bool:
     """Tell whether a resource exists, with a plain connection (no ORM)."""
-    table = Resource.__table__
-    return (
-        connection.execute(
-            select(table.c.id).where(
-                table.c.public_id == public_id, table.c.level == int(level)
-            )
-        ).first()
-        is not None
-    )
+    result = connection.execute(_RESOURCE_EXISTS, {"public_id": public_id, "level": int(level)})
+    return result.first() is not None
 
 
 def list_public_ids(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from orthanclite.dicom.levels import Level
@@ -27,6 +27,23 @@ ATTACHMENTS = Attachment.__table__
 METADATA = Metadata.__table__
 CHANGES = Change.__table__
 IDENTIFIERS = DicomIdentifier.__table__
+
+# Statements of the upload path, built once: building a statement for each
+# upload costs more than running it.
+_SELECT_ID = select(RESOURCES.c.id).where(RESOURCES.c.public_id == bindparam("public_id"))
+_SELECT_IDS = select(RESOURCES.c.public_id, RESOURCES.c.id).where(
+    RESOURCES.c.public_id.in_(bindparam("public_ids", expanding=True))
+)
+_INSERT_RESOURCE = insert(RESOURCES)
+_INSERT_ATTACHMENT = insert(ATTACHMENTS)
+_INSERT_METADATA = insert(METADATA)
+_INSERT_CHANGE = insert(CHANGES)
+_INSERT_IDENTIFIER = insert(IDENTIFIERS)
+_TOUCH_ANCESTORS = (
+    update(RESOURCES)
+    .where(RESOURCES.c.id.in_(bindparam("ancestor_ids", expanding=True)))
+    .values(last_update=bindparam("new_date"), last_instance_time=bindparam("new_time"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +87,17 @@ def add_instance(
     false; nothing is written then.
     """
     ids = parsed.ids
+    connection = session.connection()
     obsolete: list[str] = []
-    existing = session.execute(
-        select(RESOURCES.c.id).where(RESOURCES.c.public_id == ids.instance)
-    ).scalar()
+    existing = connection.execute(_SELECT_ID, {"public_id": ids.instance}).scalar()
     if existing is not None:
         if not overwrite:
             return AddResult(already_stored=True)
         obsolete = _delete_subtree(session, existing)
 
     known = dict(
-        session.execute(
-            select(RESOURCES.c.public_id, RESOURCES.c.id).where(
-                RESOURCES.c.public_id.in_((ids.patient, ids.study, ids.series))
-            )
+        connection.execute(
+            _SELECT_IDS, {"public_ids": [ids.patient, ids.study, ids.series]}
         ).all()
     )
     changes: list[tuple[Level, int, str]] = []
@@ -97,43 +111,43 @@ def add_instance(
         if public_id in known:
             parent_id = known[public_id]
         else:
-            parent_id = _insert_resource(session, parsed, level, public_id, parent_id, date)
+            parent_id = _insert_resource(connection, parsed, level, public_id, parent_id, date)
             changes.append((level, parent_id, public_id))
         ancestors.append(parent_id)
 
     instance_id = _insert_resource(
-        session, parsed, Level.INSTANCE, ids.instance, parent_id, date
+        connection, parsed, Level.INSTANCE, ids.instance, parent_id, date
     )
-    session.execute(
-        insert(ATTACHMENTS).values(
-            resource_id=instance_id,
-            content_type=DICOM_ATTACHMENT,
-            uuid=stored.uuid,
-            compressed_size=stored.size,
-            uncompressed_size=stored.size,
-            compression=0,
-            compressed_md5=stored.md5,
-            uncompressed_md5=stored.md5,
-        )
+    connection.execute(
+        _INSERT_ATTACHMENT,
+        {
+            "resource_id": instance_id,
+            "content_type": DICOM_ATTACHMENT,
+            "uuid": stored.uuid,
+            "compressed_size": stored.size,
+            "uncompressed_size": stored.size,
+            "compression": 0,
+            "compressed_md5": stored.md5,
+            "uncompressed_md5": stored.md5,
+        },
     )
     if metadata:
-        session.execute(
-            insert(METADATA),
+        connection.execute(
+            _INSERT_METADATA,
             [
                 {"resource_id": instance_id, "name": name, "value": value}
                 for name, value in metadata.items()
             ],
         )
-    session.execute(
-        update(RESOURCES)
-        .where(RESOURCES.c.id.in_(ancestors))
-        .values(last_update=date, last_instance_time=timestamp)
+    connection.execute(
+        _TOUCH_ANCESTORS,
+        {"ancestor_ids": ancestors, "new_date": date, "new_time": timestamp},
     )
 
     # Orthanc logs the new instance first, then the new levels from the bottom up.
     events = [(Level.INSTANCE, instance_id, ids.instance)] + changes[::-1]
-    session.execute(
-        insert(CHANGES),
+    connection.execute(
+        _INSERT_CHANGE,
         [
             {
                 "change_type": "New" + level.type_name,
@@ -149,7 +163,7 @@ def add_instance(
 
 
 def _insert_resource(
-    session: Session,
+    connection: Connection,
     parsed: ParsedInstance,
     level: Level,
     public_id: str,
@@ -157,21 +171,24 @@ def _insert_resource(
     date: str,
 ) -> int:
     tags = parsed.main_tags[level]
-    result = session.execute(
-        insert(RESOURCES).values(
-            level=int(level),
-            public_id=public_id,
-            parent_id=parent_id,
-            main_tags=tags,
-            patient_tags=parsed.main_tags[Level.PATIENT] if level == Level.STUDY else None,
-            last_update=date,
-        )
+    patient_tags = parsed.main_tags[Level.PATIENT] if level == Level.STUDY else None
+    result = connection.execute(
+        _INSERT_RESOURCE,
+        {
+            "level": int(level),
+            "public_id": public_id,
+            "parent_id": parent_id,
+            "main_tags": tags,
+            "patient_tags": patient_tags,
+            "last_update": date,
+            "last_instance_time": 0.0,
+            "is_protected": False,
+        },
     )
     resource_id = int(result.inserted_primary_key[0])
-    patient_tags = parsed.main_tags[Level.PATIENT] if level == Level.STUDY else None
     identifiers = identifier_rows(level, resource_id, tags, patient_tags)
     if identifiers:
-        session.execute(insert(IDENTIFIERS), identifiers)
+        connection.execute(_INSERT_IDENTIFIER, identifiers)
     return resource_id
 
 
