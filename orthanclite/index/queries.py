@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -58,40 +58,57 @@ def list_resources(
     return list(session.execute(query).scalars())
 
 
+# Identifiers per IN (...) list: SQLite accepts at most 32,766 parameters
+# in one statement, and ?expand lists may name every resource of a level.
+IN_CHUNK = 5000
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        yield ids[start : start + IN_CHUNK]
+
+
 def children_public_ids(session: Session, parent_ids: Sequence[int]) -> dict[int, list[str]]:
     """Return the children of several resources, each list in insertion order."""
     children: dict[int, list[str]] = defaultdict(list)
-    for parent_id, public_id in session.execute(
-        select(Resource.parent_id, Resource.public_id)
-        .where(Resource.parent_id.in_(parent_ids))
-        .order_by(Resource.id)
-    ):
-        children[parent_id].append(public_id)
+    for chunk in _chunks(parent_ids):
+        for parent_id, public_id in session.execute(
+            select(Resource.parent_id, Resource.public_id)
+            .where(Resource.parent_id.in_(chunk))
+            .order_by(Resource.id)
+        ):
+            children[parent_id].append(public_id)
     return children
 
 
 def children_main_tags(session: Session, parent_ids: Sequence[int]) -> dict[int, list[dict]]:
     """Return the main tags of the children of several resources."""
     tags: dict[int, list[dict]] = defaultdict(list)
-    for parent_id, main_tags in session.execute(
-        select(Resource.parent_id, Resource.main_tags)
-        .where(Resource.parent_id.in_(parent_ids))
-        .order_by(Resource.id)
-    ):
-        tags[parent_id].append(main_tags)
+    for chunk in _chunks(parent_ids):
+        for parent_id, main_tags in session.execute(
+            select(Resource.parent_id, Resource.main_tags)
+            .where(Resource.parent_id.in_(chunk))
+            .order_by(Resource.id)
+        ):
+            tags[parent_id].append(main_tags)
     return tags
 
 
 def public_ids_by_id(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    return dict(
-        session.execute(select(Resource.id, Resource.public_id).where(Resource.id.in_(ids))).all()
-    )
+    found: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        found.update(
+            session.execute(
+                select(Resource.id, Resource.public_id).where(Resource.id.in_(chunk))
+            ).all()
+        )
+    return found
 
 
 def dicom_attachments(session: Session, instance_ids: Sequence[int]) -> dict[int, AttachmentInfo]:
     """Return the DICOM attachment of several instances, by resource id."""
-    return {
-        row.resource_id: AttachmentInfo(row.uuid, row.uncompressed_size, row.uncompressed_md5)
+    found: dict[int, AttachmentInfo] = {}
+    for chunk in _chunks(instance_ids):
         for row in session.execute(
             select(
                 Attachment.resource_id,
@@ -99,11 +116,14 @@ def dicom_attachments(session: Session, instance_ids: Sequence[int]) -> dict[int
                 Attachment.uncompressed_size,
                 Attachment.uncompressed_md5,
             ).where(
-                Attachment.resource_id.in_(instance_ids),
+                Attachment.resource_id.in_(chunk),
                 Attachment.content_type == DICOM_ATTACHMENT,
             )
-        )
-    }
+        ):
+            found[row.resource_id] = AttachmentInfo(
+                row.uuid, row.uncompressed_size, row.uncompressed_md5
+            )
+    return found
 
 
 def descendants(session: Session, resource: Resource, level: Level) -> list[Resource]:
@@ -113,16 +133,21 @@ def descendants(session: Session, resource: Resource, level: Level) -> list[Reso
     query_level = Level(resource.level)
     for _ in range(depth - 1):
         query_level = Level(query_level + 1)
-        current = list(
-            session.execute(
-                select(Resource.id).where(Resource.parent_id.in_(current)).order_by(Resource.id)
+        current = sorted(
+            child
+            for chunk in _chunks(current)
+            for child in session.execute(
+                select(Resource.id).where(Resource.parent_id.in_(chunk))
             ).scalars()
         )
-    return list(
-        session.execute(
-            select(Resource).where(Resource.parent_id.in_(current)).order_by(Resource.id)
+    found = [
+        resource
+        for chunk in _chunks(current)
+        for resource in session.execute(
+            select(Resource).where(Resource.parent_id.in_(chunk))
         ).scalars()
-    )
+    ]
+    return sorted(found, key=lambda resource: resource.id)
 
 
 def ancestor(session: Session, resource: Resource, level: Level) -> Resource:
