@@ -251,3 +251,19 @@ def test_logs_hold_no_patient_data(server: ServerProcess, client: httpx.Client) 
     assert answer["ID"] in log
     assert "SECRET-PID-77" not in log
     assert "Secretname" not in log
+
+
+def test_protected_patient_is_not_recycled(tmp_path: Path) -> None:
+    process = ServerProcess(tmp_path / "data", {"ORTHANCLITE_MAXIMUM_PATIENT_COUNT": "2"})
+    try:
+        first = upload_patient(process.url, "P-1").json()["ParentPatient"]
+        protect = httpx.put(f"{process.url}/patients/{first}/protected", content=b"1")
+        assert protect.status_code == 200
+        second = upload_patient(process.url, "P-2").json()["ParentPatient"]
+        third = upload_patient(process.url, "P-3").json()["ParentPatient"]
+        patients = httpx.get(process.url + "/patients").json()
+        assert first in patients
+        assert second not in patients
+        assert third in patients
+    finally:
+        process.stop()
