@@ -31,8 +31,10 @@ IDENTIFIERS = DicomIdentifier.__table__
 # Statements of the upload path, built once: building a statement for each
 # upload costs more than running it.
 _SELECT_ID = select(RESOURCES.c.id).where(RESOURCES.c.public_id == bindparam("public_id"))
+# Three fixed parameters rather than an "expanding" list, which SQLAlchemy
+# would render again at every execution.
 _SELECT_IDS = select(RESOURCES.c.public_id, RESOURCES.c.id).where(
-    RESOURCES.c.public_id.in_(bindparam("public_ids", expanding=True))
+    RESOURCES.c.public_id.in_([bindparam("patient"), bindparam("study"), bindparam("series")])
 )
 _INSERT_RESOURCE = insert(RESOURCES)
 _INSERT_ATTACHMENT = insert(ATTACHMENTS)
@@ -41,7 +43,9 @@ _INSERT_CHANGE = insert(CHANGES)
 _INSERT_IDENTIFIER = insert(IDENTIFIERS)
 _TOUCH_ANCESTORS = (
     update(RESOURCES)
-    .where(RESOURCES.c.id.in_(bindparam("ancestor_ids", expanding=True)))
+    .where(
+        RESOURCES.c.id.in_([bindparam("patient_id"), bindparam("study_id"), bindparam("series_id")])
+    )
     .values(last_update=bindparam("new_date"), last_instance_time=bindparam("new_time"))
 )
 
@@ -97,7 +101,7 @@ def add_instance(
 
     known = dict(
         connection.execute(
-            _SELECT_IDS, {"public_ids": [ids.patient, ids.study, ids.series]}
+            _SELECT_IDS, {"patient": ids.patient, "study": ids.study, "series": ids.series}
         ).all()
     )
     changes: list[tuple[Level, int, str]] = []
@@ -141,7 +145,13 @@ def add_instance(
         )
     connection.execute(
         _TOUCH_ANCESTORS,
-        {"ancestor_ids": ancestors, "new_date": date, "new_time": timestamp},
+        {
+            "patient_id": ancestors[0],
+            "study_id": ancestors[1],
+            "series_id": ancestors[2],
+            "new_date": date,
+            "new_time": timestamp,
+        },
     )
 
     # Orthanc logs the new instance first, then the new levels from the bottom up.
