@@ -1,9 +1,10 @@
-"""Command line: ``orthanclite serve`` runs the HTTP server."""
+"""Command line: ``orthanclite serve`` runs the HTTP server, ``check`` checks its data."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--orthanc-version", help="Orthanc release reported by /system (default 1.10.1)"
     )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+
+    check = commands.add_parser(
+        "check", help="compare the index with the storage area (run it with the server stopped)"
+    )
+    check.add_argument("--data", help="data folder to check (default ./orthanclite-data)")
+    check.add_argument("--database-url", help="SQLAlchemy URL of the index, as for serve")
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="move unreferenced files to DATA/quarantine, remove the rows of missing files "
+        "and empty the staging folder",
+    )
     return parser
 
 
@@ -55,6 +68,9 @@ def serve(settings: Settings) -> int:
     from orthanclite.app import create_app
 
     configure_logging(settings.log_level)
+    # Past a file size limit (RLIMIT_FSIZE), a write then fails with EFBIG and
+    # the upload gets an error, instead of SIGXFSZ killing the server.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     logger.info(
         "Starting on http://%s:%d with data folder %s",
         settings.host,
@@ -76,6 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "serve":
         return serve(settings_from_arguments(arguments))
+    if arguments.command == "check":
+        from orthanclite.check import run_check
+
+        configure_logging("WARNING")
+        return run_check(settings_from_arguments(arguments), arguments.repair)
     return 2
 
 

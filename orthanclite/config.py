@@ -46,6 +46,23 @@ class Settings(BaseSettings):
         True, description="Flush each stored file to disk before indexing it."
     )
     log_level: str = Field("INFO", description="Logging level of the server.")
+    zip_max_members: int = Field(
+        100_000, ge=1, description="Maximum number of members of an uploaded ZIP archive."
+    )
+    zip_max_uncompressed: int = Field(
+        64 * 1024**3,
+        ge=1,
+        description="Maximum total uncompressed size, in bytes, of an uploaded ZIP archive.",
+    )
+    # Deflate cannot exceed about 1032:1, which a blank image nearly reaches,
+    # so the default stops bzip2 and LZMA bombs and lets every Deflate member
+    # through; the total above bounds those.
+    zip_max_ratio: int = Field(
+        2000,
+        ge=1,
+        description="Maximum ratio of uncompressed to compressed size of one ZIP member, "
+        "checked once the member exceeds 1 MiB.",
+    )
 
     @property
     def storage_dir(self) -> Path:

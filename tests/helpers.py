@@ -31,7 +31,12 @@ def free_port() -> int:
 class ServerProcess:
     """An orthanclite server running in its own process on a loopback port."""
 
-    def __init__(self, data: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        extra_env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.data = data
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -53,6 +58,7 @@ class ServerProcess:
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
         self._wait_until_ready()
 
