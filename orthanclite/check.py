@@ -3,10 +3,11 @@
 ``orthanclite check`` compares every attachment row with its file (present,
 same size, same MD5), lists the files of the storage tree that no row refers
 to, and the leftovers of the staging folder. ``--repair`` fixes what it can
-without losing a valid file: files no row refers to are moved to the
-``quarantine`` folder of the data folder, rows whose file is missing are
-removed (an instance with its ancestors left empty), and the staging folder
-is emptied. A file whose size or MD5 differs from its row is only reported.
+without losing a valid file. It moves the files that no row refers to into
+the ``quarantine`` folder of the data folder. It removes the rows whose file
+is missing, deleting an instance with the ancestors it leaves empty. It
+empties the staging folder. A file whose size or MD5 differs from its row is
+only reported.
 
 Run it while the server is stopped: uploads in progress would show up as
 staging leftovers and as files without a row.
@@ -25,7 +26,6 @@ from pathlib import Path
 from orthanclite.config import Settings
 from orthanclite.index.consistency import (
     IndexedAttachment,
-    indexed_uuids,
     iter_attachments,
     remove_attachment,
 )
@@ -60,7 +60,9 @@ class CheckReport:
         return [problem for problem in self.problems if problem.repair is None]
 
 
-def settle_pending_files(storage: FileStorage, is_indexed: Callable[[list[str]], set[str]]) -> int:
+def settle_pending_files(
+    storage: FileStorage, is_indexed: Callable[[list[str]], set[str]]
+) -> int:
     """Remove the files that a crash left in the tree without an index row.
 
     Only the files named by pending markers are looked at, so start-up stays
@@ -146,14 +148,14 @@ class ConsistencyCheck:
                 if size != attachment.size:
                     self._add(
                         WRONG_SIZE,
-                        f"{self._relative(path)}, attachment of {owner}, has {size} bytes "
-                        f"where the index records {attachment.size}",
+                        f"{self._relative(path)}, attachment of {owner}, has "
+                        f"{size} bytes where the index records {attachment.size}",
                     )
                 elif file_md5(path) != attachment.md5:
                     self._add(
                         WRONG_MD5,
-                        f"{self._relative(path)}, attachment of {owner}, has another MD5 "
-                        f"than the index records ({attachment.md5})",
+                        f"{self._relative(path)}, attachment of {owner}, has "
+                        f"another MD5 than the index records ({attachment.md5})",
                     )
         return referenced
 
@@ -174,7 +176,8 @@ class ConsistencyCheck:
             return
         for path in sorted(self.staging_dir.iterdir()):
             problem = self._add(
-                STAGING_LEFTOVER, f"{self._relative(path)} is left from an unfinished upload"
+                STAGING_LEFTOVER,
+                f"{self._relative(path)} is left from an unfinished upload",
             )
             self._leftovers.append((problem, path))
 
@@ -188,7 +191,8 @@ class ConsistencyCheck:
                 path = self._path(uuid)
                 if path.exists():
                     orphan = self._add(
-                        ORPHAN_FILE, f"{self._relative(path)} belonged to the rows of {owner}"
+                        ORPHAN_FILE,
+                        f"{self._relative(path)} belonged to the rows of {owner}",
                     )
                     self._orphans.append((orphan, path))
         for problem, path in self._orphans:
@@ -244,7 +248,8 @@ def run_check(settings: Settings, repair: bool) -> int:
     if not report.problems:
         print("The index and the storage area are consistent")
     elif repair:
-        print(f"{len(report.problems)} problems found, {repaired} repaired, {remaining} remain")
+        found = len(report.problems)
+        print(f"{found} problems found, {repaired} repaired, {remaining} remain")
     else:
         print(f"{len(report.problems)} problems found; run with --repair to fix them")
     return 1 if remaining else 0

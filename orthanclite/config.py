@@ -54,9 +54,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Maximum total uncompressed size, in bytes, of an uploaded ZIP archive.",
     )
-    # Deflate cannot exceed about 1032:1, which a blank image nearly reaches,
-    # so the default stops bzip2 and LZMA bombs and lets every Deflate member
-    # through; the total above bounds those.
+    # Deflate cannot exceed about 1032:1, and a blank image nearly reaches it.
+    # The default therefore stops bzip2 and LZMA bombs only, and the total
+    # size limit above bounds Deflate bombs.
     zip_max_ratio: int = Field(
         2000,
         ge=1,

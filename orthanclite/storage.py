@@ -34,7 +34,7 @@ FULL_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 def write_error(error: OSError) -> OrthancError:
-    """Build the error answered when writing to the storage area fails."""
+    """Build the error returned to the client when writing to the storage area fails."""
     if error.errno in FULL_STORAGE_ERRNOS:
         return OrthancError(
             ErrorCode.FULL_STORAGE, f"The storage area is full: {error.strerror}"

@@ -42,27 +42,30 @@ class ZipBudget:
         declared = sum(member.file_size for member in members)
         if declared > self.max_uncompressed:
             raise _too_large(
-                f"The ZIP archive declares {declared} uncompressed bytes, more than the "
-                f"limit of {self.max_uncompressed} (setting zip_max_uncompressed)"
+                f"The ZIP archive declares {declared} uncompressed bytes, more than "
+                f"the limit of {self.max_uncompressed} (setting zip_max_uncompressed)"
             )
 
-    def count(self, member: zipfile.ZipInfo, index: int, member_bytes: int, stored: int) -> None:
+    def count(
+        self, member: zipfile.ZipInfo, index: int, member_bytes: int, stored: int
+    ) -> None:
         """Check the limits after ``member_bytes`` of a member were read.
 
         ``stored`` is the number of members stored before this one, which
         the message reports because they stay stored.
         """
-        kept = f"; the {stored} members stored before it were kept"
+        stored_before = f"; the {stored} members stored before it were kept"
         if self.total + member_bytes > self.max_uncompressed:
             raise _too_large(
                 f"ZIP member #{index} goes past the limit of {self.max_uncompressed} "
-                f"uncompressed bytes (setting zip_max_uncompressed){kept}"
+                f"uncompressed bytes (setting zip_max_uncompressed){stored_before}"
             )
         compressed = max(member.compress_size, 1)
         if member_bytes > RATIO_FLOOR and member_bytes > self.max_ratio * compressed:
             raise _too_large(
                 f"ZIP member #{index} expands more than {self.max_ratio} times its "
-                f"compressed size of {member.compress_size} bytes (setting zip_max_ratio){kept}"
+                f"compressed size of {member.compress_size} bytes "
+                f"(setting zip_max_ratio){stored_before}"
             )
 
     def add(self, member_bytes: int) -> None:

@@ -58,7 +58,9 @@ def resident_memory_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def study_files(count: int, patient: str = "PAT-1", study_uid: str | None = None) -> list[bytes]:
+def study_files(
+    count: int, patient: str = "PAT-1", study_uid: str | None = None
+) -> list[bytes]:
     """Build ``count`` instances of one study, spread over two series."""
     from pydicom.uid import generate_uid
 
@@ -96,11 +98,13 @@ class IngestLoad:
         self.errors: list[str] = []
         self._lock = threading.Lock()
 
-    def run_until_killed(self, server: ServerProcess, uploads: int, timeout: float) -> None:
+    def run_until_killed(
+        self, server: ServerProcess, uploads: int, timeout: float
+    ) -> None:
         """Start the clients, then kill the server after ``uploads`` new instances.
 
         The kill comes a random fraction of an upload later, so that it
-        lands at any step of a request; ``timeout`` bounds the wait on a
+        lands at any step of a request. ``timeout`` bounds the wait on a
         slow machine.
         """
         target = len(self.acknowledged) + uploads
@@ -139,7 +143,9 @@ class IngestLoad:
         response = client.post("/instances", content=body)
         if response.status_code != 200:
             with self._lock:
-                self.errors.append(f"upload answered {response.status_code}: {response.text}")
+                self.errors.append(
+                    f"upload answered {response.status_code}: {response.text}"
+                )
             return
         answer = response.json()
         if answer["Status"] == "Success":
@@ -148,7 +154,9 @@ class IngestLoad:
 
     def _delete_one(self, client: httpx.Client, rng: random.Random) -> None:
         with self._lock:
-            candidates = [key for key in self.acknowledged if key not in self.delete_sent]
+            candidates = [
+                key for key in self.acknowledged if key not in self.delete_sent
+            ]
             if not candidates:
                 return
             instance = rng.choice(candidates)
@@ -158,7 +166,9 @@ class IngestLoad:
         response = client.delete(f"/instances/{instance}")
         if response.status_code not in (200, 404):
             with self._lock:
-                self.errors.append(f"delete answered {response.status_code}: {response.text}")
+                self.errors.append(
+                    f"delete answered {response.status_code}: {response.text}"
+                )
 
 
 def verify_after_restart(
@@ -173,7 +183,9 @@ def verify_after_restart(
                 continue
             response = client.get(f"/instances/{instance}/file")
             if response.status_code != 200:
-                result.failures.append(f"{label}: instance {instance} answered {response.status_code}")
+                result.failures.append(
+                    f"{label}: instance {instance} answered {response.status_code}"
+                )
             elif response.content != body:
                 result.failures.append(f"{label}: instance {instance} has other bytes")
             else:
@@ -190,10 +202,11 @@ def run_kill_loop(
 ) -> KillLoopResult:
     """Ingest and delete from several clients, SIGKILL the server, restart, verify.
 
-    Each round restarts the server on the same data folder, runs the
-    consistency check while the server is idle, fetches every instance
-    acknowledged so far (except those a delete was sent for), then starts
-    the clients again and kills the server after a random delay.
+    Each round restarts the server on the same data folder and runs the
+    consistency check while the server is idle. It then fetches every
+    instance acknowledged so far, except those a delete was sent for.
+    Last, it starts the clients again and kills the server after a random
+    number of uploads.
     """
     rng = random.Random(seed)
     data = workdir / "data"
@@ -205,11 +218,15 @@ def run_kill_loop(
         server = ServerProcess(data)
         result.restart_seconds.append(time.monotonic() - restart)
         try:
-            verify_after_restart(data, server.url, load, f"round {round_number}", result)
+            verify_after_restart(
+                data, server.url, load, f"round {round_number}", result
+            )
             if round_number == kills:
                 break
             load.url = server.url
-            load.run_until_killed(server, rng.randint(*uploads_per_round), round_timeout)
+            load.run_until_killed(
+                server, rng.randint(*uploads_per_round), round_timeout
+            )
             result.kills += 1
         finally:
             server.stop()
@@ -218,3 +235,122 @@ def run_kill_loop(
     result.failures.extend(load.errors)
     result.elapsed = time.monotonic() - started
     return result
+
+
+# Test files that the upload fuzzer mutates: explicit and implicit VR,
+# sequences, encapsulated pixel data and big endian.
+FUZZ_BASE_FILES = (
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "rtplan.dcm",
+    "JPEG2000.dcm",
+    "SC_rgb_rle.dcm",
+    "ExplVR_BigEnd.dcm",
+)
+
+
+def length_field_offsets(data: bytes) -> list[tuple[int, int]]:
+    """Return the offset and width of each top-level value length field."""
+    import io
+
+    import pydicom
+    from pydicom.dataelem import RawDataElement
+
+    dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=False, defer_size=0)
+    offsets = []
+    for raw in dataset._dict.values():
+        if not isinstance(raw, RawDataElement) or raw.value_tell is None:
+            continue
+        long_length = dataset.is_implicit_VR or raw.VR in (
+            "OB",
+            "OD",
+            "OF",
+            "OL",
+            "OV",
+            "OW",
+            "SQ",
+            "SV",
+            "UC",
+            "UN",
+            "UR",
+            "UT",
+            "UV",
+        )
+        width = 4 if long_length else 2
+        offsets.append((raw.value_tell - width, width))
+    return offsets
+
+
+def apply_mutation(
+    data: bytearray, mutation: tuple, offsets: list[tuple[int, int]]
+) -> None:
+    """Apply one mutation drawn by the fuzzer to ``data`` in place."""
+    kind = mutation[0]
+    if not data:
+        return
+    if kind == "flip":
+        _, position, bit = mutation
+        data[position % len(data)] ^= 1 << bit
+    elif kind == "truncate":
+        del data[mutation[1] % len(data) :]
+    elif kind == "length" and offsets:
+        _, choice, value = mutation
+        offset, width = offsets[choice % len(offsets)]
+        packed = value.to_bytes(4, "little")[:width]
+        data[offset : offset + width] = packed
+    elif kind == "insert":
+        _, position, chunk = mutation
+        data[position % len(data) : position % len(data)] = chunk
+
+
+def fuzz_strategy():  # type: ignore[no-untyped-def]
+    """Hypothesis strategy of (base file name, list of mutations)."""
+    from hypothesis import strategies as st
+
+    position = st.integers(0, 1 << 30)
+    length_value = st.sampled_from(
+        [0, 1, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF]
+    ) | (st.integers(0, (1 << 32) - 1))
+    mutation = st.one_of(
+        st.tuples(st.just("flip"), position, st.integers(0, 7)),
+        st.tuples(st.just("truncate"), position),
+        st.tuples(st.just("length"), position, length_value),
+        st.tuples(st.just("insert"), position, st.binary(min_size=1, max_size=16)),
+    )
+    return st.tuples(
+        st.sampled_from(FUZZ_BASE_FILES), st.lists(mutation, min_size=1, max_size=4)
+    )
+
+
+class UploadFuzzer:
+    """Sends mutated test files to a server and checks each response."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        from tests.helpers import pydicom_file
+
+        self.client = client
+        self.bases = {name: pydicom_file(name).read_bytes() for name in FUZZ_BASE_FILES}
+        self.offsets = {
+            name: length_field_offsets(data) for name, data in self.bases.items()
+        }
+        self.tried = 0
+        self.statuses: dict[int, int] = {}
+
+    def mutate(self, name: str, mutations: list[tuple]) -> bytes:
+        data = bytearray(self.bases[name])
+        for mutation in mutations:
+            apply_mutation(data, mutation, self.offsets[name])
+        return bytes(data)
+
+    def send(self, body: bytes) -> httpx.Response:
+        """Upload ``body``; raise AssertionError unless it gets 200 or a 4xx JSON error."""
+        response = self.client.post("/instances", content=body)
+        self.tried += 1
+        self.statuses[response.status_code] = (
+            self.statuses.get(response.status_code, 0) + 1
+        )
+        assert response.status_code == 200 or 400 <= response.status_code < 500, (
+            response.text
+        )
+        assert response.headers["content-type"].startswith("application/json")
+        return response

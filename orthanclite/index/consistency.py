@@ -59,7 +59,9 @@ def indexed_uuids(session: Session, uuids: Sequence[str]) -> set[str]:
     for start in range(0, len(uuids), IN_CLAUSE_SIZE):
         batch = list(uuids[start : start + IN_CLAUSE_SIZE])
         found.update(
-            session.execute(select(Attachment.uuid).where(Attachment.uuid.in_(batch))).scalars()
+            session.execute(
+                select(Attachment.uuid).where(Attachment.uuid.in_(batch))
+            ).scalars()
         )
     return found
 
@@ -71,7 +73,10 @@ def remove_attachment(session: Session, attachment: IndexedAttachment) -> list[s
     empty, as a DELETE would do. Returns the UUIDs of the other attachments
     removed with it, whose files still exist.
     """
-    if attachment.content_type == DICOM_ATTACHMENT and attachment.level == Level.INSTANCE:
+    if (
+        attachment.content_type == DICOM_ATTACHMENT
+        and attachment.level == Level.INSTANCE
+    ):
         result = delete_resource(session, Level.INSTANCE, attachment.public_id)
         if result is None:
             return []

@@ -110,7 +110,9 @@ def test_check_repair_quarantines_orphans(stored: tuple[Path, list[str]]) -> Non
 
     completed = run_check_command(data, "--repair")
     assert completed.returncode == 0, completed.stdout
-    assert (data / "quarantine" / "00" / "11" / "00112233-orphan").read_bytes() == b"lost"
+    assert (
+        data / "quarantine" / "00" / "11" / "00112233-orphan"
+    ).read_bytes() == b"lost"
     assert not orphan.exists()
     assert not (data / "storage" / "00").exists()
     assert list((data / "staging").iterdir()) == []

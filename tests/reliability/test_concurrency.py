@@ -32,7 +32,9 @@ def run_clients(count: int, work) -> None:  # type: ignore[no-untyped-def]
         thread.join(timeout=300)
 
 
-def test_overlapping_uploads_store_once(server: ServerProcess, client: httpx.Client) -> None:
+def test_overlapping_uploads_store_once(
+    server: ServerProcess, client: httpx.Client
+) -> None:
     files = study_files(8, "RACE") + study_files(8, "RACE")
     answers: list[tuple[int, dict | str]] = []
     lock = threading.Lock()
@@ -43,7 +45,9 @@ def test_overlapping_uploads_store_once(server: ServerProcess, client: httpx.Cli
         with httpx.Client(base_url=server.url, timeout=120) as http:
             for body in order:
                 response = http.post("/instances", content=body)
-                answer = response.json() if response.status_code == 200 else response.text
+                answer = (
+                    response.json() if response.status_code == 200 else response.text
+                )
                 with lock:
                     answers.append((response.status_code, answer))
 
@@ -52,7 +56,9 @@ def test_overlapping_uploads_store_once(server: ServerProcess, client: httpx.Cli
     statuses = Counter(status for status, _ in answers)
     assert statuses == {200: CLIENTS * len(files)}
     outcomes = Counter((answer["ID"], answer["Status"]) for _, answer in answers)
-    successes = Counter(instance for instance, status in outcomes if status == "Success")
+    successes = Counter(
+        instance for instance, status in outcomes if status == "Success"
+    )
     assert len(successes) == len(files)
     assert all(outcomes[(instance, "Success")] == 1 for instance in successes)
     stats = client.get("/statistics").json()
@@ -75,7 +81,7 @@ def test_deletes_racing_uploads(server: ServerProcess, client: httpx.Client) -> 
 
     def work(index: int) -> None:
         with httpx.Client(base_url=server.url, timeout=120) as http:
-            for round_number in range(3):
+            for _ in range(3):
                 if index < deleters:
                     for _ in range(6):
                         response = http.delete(f"/studies/{study_id}")
@@ -98,7 +104,9 @@ def test_deletes_racing_uploads(server: ServerProcess, client: httpx.Client) -> 
     assert "locked" not in server.log()
 
 
-def test_statistics_after_race_match_index(server: ServerProcess, client: httpx.Client) -> None:
+def test_statistics_after_race_match_index(
+    server: ServerProcess, client: httpx.Client
+) -> None:
     # The same files again after a delete: every one is new, none duplicated.
     files = study_files(6, "AGAIN")
     for body in files:

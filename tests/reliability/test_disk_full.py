@@ -32,7 +32,9 @@ def limited_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def large_dicom() -> bytes:
-    return make_dicom("BIG", EncapsulatedDocument=b"\x01" * (FILE_SIZE_LIMIT + 1024 * 1024))
+    return make_dicom(
+        "BIG", EncapsulatedDocument=b"\x01" * (FILE_SIZE_LIMIT + 1024 * 1024)
+    )
 
 
 def test_full_disk_answers_507(limited_server: ServerProcess) -> None:

@@ -86,18 +86,24 @@ def test_truncated_file(http: httpx.Client, fraction: float) -> None:
 
 @pytest.mark.parametrize("length", [0xFFFFFFF0, 0x7FFFFFFF, 1 << 30])
 def test_huge_declared_length(http: httpx.Client, length: int) -> None:
-    value = struct.pack("<HH", 0x0009, 0x1010) + b"OB\x00\x00" + struct.pack("<I", length)
+    value = (
+        struct.pack("<HH", 0x0009, 0x1010) + b"OB\x00\x00" + struct.pack("<I", length)
+    )
     assert_rejected(*post_timed(http, with_sequence(value + b"short")))
 
 
 def test_wrong_short_length(http: httpx.Client) -> None:
     # A UID whose 2-byte length runs past the end of the file.
-    body = with_sequence(struct.pack("<HH", 0x0020, 0x4000) + b"LT" + struct.pack("<H", 60000))
+    body = with_sequence(
+        struct.pack("<HH", 0x0020, 0x4000) + b"LT" + struct.pack("<H", 60000)
+    )
     assert_rejected(*post_timed(http, body + b"abc"))
 
 
 def test_item_that_never_ends(http: httpx.Client) -> None:
-    body = with_sequence(undefined_sequence_header(0x0040, 0xA730) + ITEM_START + b"\x00" * 64)
+    body = with_sequence(
+        undefined_sequence_header(0x0040, 0xA730) + ITEM_START + b"\x00" * 64
+    )
     assert_rejected(*post_timed(http, body))
 
 
@@ -111,7 +117,8 @@ def test_deep_nesting_closed(http: httpx.Client) -> None:
 
 def test_thousands_of_elements(http: httpx.Client) -> None:
     elements = b"".join(
-        element(0x0009, 0x1000 + index, b"LO", b"value%05d " % index) for index in range(20_000)
+        element(0x0009, 0x1000 + index, b"LO", b"value%05d " % index)
+        for index in range(20_000)
     )
     response, elapsed = post_timed(http, make_dicom("MANY") + elements)
     # Valid private elements are stored; what matters is no crash and no 500.
@@ -137,9 +144,21 @@ def test_preamble_only(http: httpx.Client) -> None:
     assert_rejected(*post_timed(http, b"\x00" * 128 + b"DICM"))
 
 
-def test_server_survives_and_cleans(hostile_server: ServerProcess, http: httpx.Client) -> None:
+def test_corrupt_file_meta_vr(http: httpx.Client) -> None:
+    # Found by the upload fuzzer: a bit flip turns the VR of (0002,0002)
+    # into "TI", which pydicom rejects only when the value is first read.
+    body = bytearray(pydicom_file("CT_small.dcm").read_bytes()[:166])
+    body[162] ^= 1
+    assert_rejected(*post_timed(http, bytes(body)))
+
+
+def test_server_survives_and_cleans(
+    hostile_server: ServerProcess, http: httpx.Client
+) -> None:
     # Runs last in this module: the server is alive and left no staged file.
     assert http.get("/system").status_code == 200
     assert staging_entries(Path(hostile_server.data)) == []
-    grown = resident_memory_kib(hostile_server.process.pid) - hostile_server.initial_memory  # type: ignore[attr-defined]
+    grown = (
+        resident_memory_kib(hostile_server.process.pid) - hostile_server.initial_memory
+    )  # type: ignore[attr-defined]
     assert grown < MEMORY_GROWTH_KIB

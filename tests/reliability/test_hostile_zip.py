@@ -22,7 +22,9 @@ LOW_LIMITS = {
 }
 
 
-def build_zip(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+def build_zip(
+    members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED
+) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", method) as archive:
         for name, content in members:
@@ -69,7 +71,10 @@ def test_declared_size_over_limit(limited_server: ServerProcess) -> None:
 
 def test_ratio_checked_while_streaming(limited_server: ServerProcess) -> None:
     archive = build_zip(
-        [("first.dcm", make_dicom("ZIPRATIO")), ("zeros.dcm", b"\x00" * (5 * 1024 * 1024))]
+        [
+            ("first.dcm", make_dicom("ZIPRATIO")),
+            ("zeros.dcm", b"\x00" * (5 * 1024 * 1024)),
+        ]
     )
     response = post(limited_server, archive)
     details = response.json()["Details"]
@@ -103,7 +108,10 @@ def test_traversal_names_stay_inside(default_server: ServerProcess) -> None:
     ]
     archive = build_zip(
         [
-            (f"../../../../../../../../tmp/{marker}-relative.dcm", make_dicom("TRAVERSE")),
+            (
+                f"../../../../../../../../tmp/{marker}-relative.dcm",
+                make_dicom("TRAVERSE"),
+            ),
             (f"/tmp/{marker}-absolute.dcm", make_dicom("TRAVERSE")),
         ]
     )

@@ -14,7 +14,7 @@ HOSTILE_IDS = [
     "../../etc/passwd",
     "..%2F..%2Fetc%2Fpasswd",
     "' OR 1=1 --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "1; DROP TABLE resources",
     "%",
     "_",
@@ -51,7 +51,9 @@ def http(route_server: ServerProcess) -> Iterator[httpx.Client]:
 
 @pytest.mark.parametrize("method,route", ROUTES)
 @pytest.mark.parametrize("identifier", HOSTILE_IDS, ids=range(len(HOSTILE_IDS)))
-def test_hostile_identifier(http: httpx.Client, method: str, route: str, identifier: str) -> None:
+def test_hostile_identifier(
+    http: httpx.Client, method: str, route: str, identifier: str
+) -> None:
     path = route.format(id=quote(identifier, safe=""))
     response = http.request(method, path)
     assert response.status_code in (400, 404), response.text

@@ -1,0 +1,51 @@
+"""Property-based fuzzing of POST /instances with mutated test files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.helpers import ServerProcess
+from tests.reliability_helpers import (
+    UploadFuzzer,
+    check_problems,
+    fuzz_strategy,
+    staging_entries,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("fuzz") / "data")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzzer(fuzz_server: ServerProcess) -> Iterator[UploadFuzzer]:
+    with httpx.Client(base_url=fuzz_server.url, timeout=60) as client:
+        yield UploadFuzzer(client)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=fuzz_strategy())
+def test_mutated_upload_answers(fuzzer: UploadFuzzer, case) -> None:  # type: ignore[no-untyped-def]
+    name, mutations = case
+    fuzzer.send(fuzzer.mutate(name, mutations))
+
+
+def test_fuzzed_server_consistent(
+    fuzz_server: ServerProcess, fuzzer: UploadFuzzer
+) -> None:
+    assert fuzzer.tried > 0
+    assert fuzz_server.process.poll() is None
+    assert staging_entries(fuzz_server.data) == []
+    assert check_problems(fuzz_server.data) == []
