@@ -37,7 +37,7 @@ from orthanclite.index import consistency, queries, updates
 from orthanclite.index.models import Resource
 from orthanclite.index.session import create_index_engine, create_session_factory, upgrade_schema
 from orthanclite.storage import FileStorage, StagedFile, StagedWriter, write_error
-from orthanclite.zip_limits import ZipBudget
+from orthanclite.zip_limits import ZIP_READ_ERRORS, ZipBudget
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ class ServerContext:
         """Store every DICOM member of a ZIP archive; skip the other members."""
         try:
             archive = zipfile.ZipFile(staged.path)
-        except (zipfile.BadZipFile, OSError) as error:
+        except ZIP_READ_ERRORS as error:
             raise OrthancError(
                 ErrorCode.BAD_FILE_FORMAT, f"Cannot open ZIP archive: {error}"
             ) from None
@@ -253,7 +253,7 @@ class ServerContext:
                         while chunk := source.read(1 << 20):
                             budget.count(member, index, writer.size + len(chunk), len(answers))
                             writer.write(chunk)
-                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+                except ZIP_READ_ERRORS as error:
                     writer.abort()
                     logger.warning("Skipped unreadable ZIP member #%d: %s", index, error)
                     continue

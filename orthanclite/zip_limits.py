@@ -10,9 +10,23 @@ member is written to a staging file with a generated name.
 from __future__ import annotations
 
 import zipfile
+import zlib
 
 from orthanclite.config import Settings
 from orthanclite.errors import ErrorCode, OrthancError
+
+# What zipfile raises on a corrupt archive or member: besides BadZipFile,
+# a bad offset gives ValueError, corrupt Deflate data zlib.error, an
+# encrypted member RuntimeError and an unknown version NotImplementedError.
+ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    zlib.error,
+)
 
 # A member's ratio is checked only past this many bytes, so that small
 # members full of padding are not rejected.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import time
 import uuid
 import zipfile
@@ -137,3 +138,44 @@ def test_broken_zip_rejected(default_server: ServerProcess) -> None:
     archive = build_zip([("a.dcm", make_dicom("BROKEN"))])
     response = post(default_server, archive[: len(archive) // 2])
     assert response.status_code == 400
+
+
+def member_data_offset(archive: bytes, index: int) -> int:
+    """Return where the compressed data of member ``index`` starts."""
+    info = zipfile.ZipFile(io.BytesIO(archive)).infolist()[index]
+    start = info.header_offset
+    name_length, extra_length = struct.unpack("<HH", archive[start + 26 : start + 30])
+    return start + 30 + name_length + extra_length
+
+
+def test_corrupt_deflate_member_skipped(default_server: ServerProcess) -> None:
+    archive = bytearray(
+        build_zip(
+            [("bad.dcm", make_dicom("BADDEFLATE")), ("good.dcm", make_dicom("OK"))]
+        )
+    )
+    # 0xFF starts a Deflate block of the reserved type 3, which zlib rejects.
+    archive[member_data_offset(bytes(archive), 0)] = 0xFF
+    response = post(default_server, bytes(archive))
+    assert response.status_code == 200, response.text
+    assert [answer["Status"] for answer in response.json()] == ["Success"]
+
+
+def test_encrypted_member_skipped(default_server: ServerProcess) -> None:
+    archive = bytearray(build_zip([("secret.dcm", make_dicom("ENCRYPTED"))]))
+    central = archive.rindex(b"PK\x01\x02")
+    archive[central + 8] |= 0x01  # general purpose flag bit 0: encrypted
+    response = post(default_server, bytes(archive))
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+
+
+def test_central_directory_offset_corrupt(default_server: ServerProcess) -> None:
+    archive = bytearray(build_zip([("a.dcm", make_dicom("BADOFFSET"))]))
+    end_record = archive.rindex(b"PK\x05\x06")
+    # A central directory offset past its real place shifts every member's
+    # offset below zero, so zipfile seeks before the start of the file.
+    archive[end_record + 16 : end_record + 20] = struct.pack("<I", len(archive) * 4)
+    response = post(default_server, bytes(archive))
+    assert response.status_code == 200, response.text
+    assert response.json() == []
