@@ -15,9 +15,10 @@ import zlib
 from orthanclite.config import Settings
 from orthanclite.errors import ErrorCode, OrthancError
 
-# What zipfile raises on a corrupt archive or member: besides BadZipFile,
-# a bad offset gives ValueError, corrupt Deflate data zlib.error, an
-# encrypted member RuntimeError and an unknown version NotImplementedError.
+# Exceptions of zipfile on a corrupt archive or member. Besides BadZipFile,
+# a bad offset gives ValueError (OSError on a real file), corrupt Deflate
+# data zlib.error, an encrypted member RuntimeError and an unknown version
+# NotImplementedError.
 ZIP_READ_ERRORS = (
     zipfile.BadZipFile,
     OSError,
