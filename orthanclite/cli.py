@@ -1,4 +1,4 @@
-"""Command line: ``orthanclite serve`` runs the HTTP server."""
+"""Command line: ``orthanclite serve`` runs the HTTP server, ``check`` checks its data."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--ssl-certfile", help="PEM certificate to serve HTTPS")
     serve.add_argument("--ssl-keyfile", help="PEM private key, if not in the certificate")
+
+    check = commands.add_parser(
+        "check", help="compare the index with the storage area (run it with the server stopped)"
+    )
+    check.add_argument("--data", help="data folder to check (default ./orthanclite-data)")
+    check.add_argument("--database-url", help="SQLAlchemy URL of the index, as for serve")
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="move unreferenced files to DATA/quarantine, remove the rows of missing files "
+        "and empty the staging folder",
+    )
     return parser
 
 
@@ -120,6 +133,9 @@ def serve(settings: Settings) -> int:
 
     configure_logging(settings.log_level)
     check_listening_address(settings)
+    # Past a file size limit (RLIMIT_FSIZE), a write then fails with EFBIG and
+    # the upload gets an error, instead of SIGXFSZ killing the server.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     logger.info(
         "Starting on %s://%s:%d with data folder %s",
         "https" if settings.ssl_certfile else "http",
@@ -151,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.error("Invalid configuration: %s", error)
             return 2
         return serve(settings)
+    if arguments.command == "check":
+        from orthanclite.check import run_check
+
+        configure_logging("WARNING")
+        return run_check(settings_from_arguments(arguments), arguments.repair)
     return 2
 
 

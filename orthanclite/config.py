@@ -115,6 +115,23 @@ class Settings(BaseSettings):
         ge=1,
         description="Maximum bytes of one decoded frame; larger frames get 415.",
     )
+    zip_max_members: int = Field(
+        100_000, ge=1, description="Maximum number of members of an uploaded ZIP archive."
+    )
+    zip_max_uncompressed: int = Field(
+        64 * 1024**3,
+        ge=1,
+        description="Maximum total uncompressed size, in bytes, of an uploaded ZIP archive.",
+    )
+    # Deflate cannot exceed about 1032:1, and a blank image nearly reaches it.
+    # The default therefore stops bzip2 and LZMA bombs only, and the total
+    # size limit above bounds Deflate bombs.
+    zip_max_ratio: int = Field(
+        2000,
+        ge=1,
+        description="Maximum ratio of uncompressed to compressed size of one ZIP member, "
+        "checked once the member exceeds 1 MiB.",
+    )
 
     @property
     def storage_dir(self) -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from orthanclite.check import settle_pending_files
 from orthanclite.config import Settings
 from orthanclite.dicom.levels import Level
 from orthanclite.dicom.parsing import (
@@ -33,10 +34,11 @@ from orthanclite.dicom.parsing import (
 )
 from orthanclite.errors import ErrorCode, OrthancError, unknown_resource
 from orthanclite.expansion import expand_resources
-from orthanclite.index import properties, queries, updates
+from orthanclite.index import consistency, properties, queries, updates
 from orthanclite.index.models import Resource
 from orthanclite.index.session import create_index_engine, create_session_factory, upgrade_schema
-from orthanclite.storage import FileStorage, StagedFile, StagedWriter
+from orthanclite.storage import FileStorage, StagedFile, StagedWriter, write_error
+from orthanclite.zip_limits import ZIP_READ_ERRORS, ZipBudget
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +89,23 @@ class ServerContext:
             stored_encoding = properties.get_property(session, "DefaultEncoding")
         if stored_encoding:
             self.default_encoding = stored_encoding
+        # Start-up reads only the staging folder, whose pending markers name
+        # the files a crash may have left without an index row. Comparing the
+        # whole storage tree with the index takes as long as the archive is
+        # big, so it is left to `orthanclite check`.
+        settled = settle_pending_files(self.storage, self._indexed_uuids)
+        if settled:
+            logger.warning("Removed %d files that a crash left without an index row", settled)
         removed = self.storage.clear_staging()
         if removed:
             logger.warning("Removed %d incomplete uploads left by a previous run", removed)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _indexed_uuids(self, uuids: list[str]) -> set[str]:
+        with self.read_session() as session:
+            return consistency.indexed_uuids(session, uuids)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -201,13 +214,14 @@ class ServerContext:
         except OSError as error:
             self.storage.discard(staged.path)
             logger.error("Cannot write instance %s to the storage area: %s", ids.instance, error)
-            raise OrthancError(
-                ErrorCode.CANNOT_WRITE_FILE, f"Cannot write to the storage area: {error.strerror}"
-            ) from None
+            raise write_error(error) from None
 
+        # The new file and the files an overwrite replaces stay marked pending
+        # until the index and the tree agree again (see settle_pending_files).
         stored = updates.StoredFile(uuid=uuid, size=staged.size, md5=staged.md5)
+        pending = [uuid]
 
-        def add(session: Session) -> updates.AddResult:
+        def index(session: Session) -> updates.AddResult:
             result = updates.add_instance(
                 session,
                 parsed,
@@ -219,23 +233,29 @@ class ServerContext:
             )
             if self.quota.is_limited and not result.already_stored:
                 result.obsolete_uuids += updates.enforce_quota(session, self.quota, ids.patient)
+            self.storage.mark_pending(result.obsolete_uuids)
+            pending[1:] = result.obsolete_uuids
             return result
 
         try:
-            result = self._run_write(add)
+            result = self._run_write(index)
         except updates.QuotaExceededError as error:
             self.storage.remove(uuid)
+            self.storage.clear_pending(pending)
             logger.warning("Rejected instance %s: %s", ids.instance, error)
             raise OrthancError(ErrorCode.FULL_STORAGE, str(error)) from None
         except BaseException:
             self.storage.remove(uuid)
+            self.storage.clear_pending(pending)
             raise
         if result.already_stored:
             self.storage.remove(uuid)
+            self.storage.clear_pending(pending)
             logger.info("Instance %s already stored", ids.instance)
             return answer | {"Status": "AlreadyStored"}
         for obsolete in result.obsolete_uuids:
             self.storage.remove(obsolete)
+        self.storage.clear_pending(pending)
         logger.info("New instance stored: %s", ids.instance)
         return answer
 
@@ -261,24 +281,32 @@ class ServerContext:
         """Store every DICOM member of a ZIP archive; skip the other members."""
         try:
             archive = zipfile.ZipFile(staged.path)
-        except (zipfile.BadZipFile, OSError) as error:
+        except ZIP_READ_ERRORS as error:
             raise OrthancError(
                 ErrorCode.BAD_FILE_FORMAT, f"Cannot open ZIP archive: {error}"
             ) from None
-        answers = []
+        answers: list[dict] = []
+        budget = ZipBudget(self.settings)
         with archive:
-            for index, member in enumerate(archive.infolist()):
+            members = archive.infolist()
+            budget.check_archive(members)
+            for index, member in enumerate(members):
                 if member.is_dir():
                     continue
                 writer = self.new_upload()
                 try:
                     with archive.open(member) as source:
                         while chunk := source.read(1 << 20):
+                            budget.count(member, index, writer.size + len(chunk), len(answers))
                             writer.write(chunk)
-                except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+                except ZIP_READ_ERRORS as error:
                     writer.abort()
                     logger.warning("Skipped unreadable ZIP member #%d: %s", index, error)
                     continue
+                except BaseException:
+                    writer.abort()
+                    raise
+                budget.add(writer.size)
                 try:
                     answers.append(self.store(writer.finish(), origin))
                 except OrthancError as error:
@@ -294,6 +322,11 @@ class ServerContext:
                 with self._write_session() as session:
                     return operation(session)
             except (IntegrityError, OperationalError) as error:
+                if "disk is full" in str(error):
+                    logger.error("Cannot write to the index: %s", error)
+                    raise OrthancError(
+                        ErrorCode.FULL_STORAGE, "Cannot write to the index: the disk is full"
+                    ) from None
                 if attempt == WRITE_ATTEMPTS:
                     logger.error("Write transaction failed %d times: %s", attempt, error)
                     raise OrthancError(
@@ -372,15 +405,35 @@ class ServerContext:
     # -- deleting ----------------------------------------------------------
 
     def delete(self, level: Level, public_id: str) -> dict[str, Any]:
-        """Delete a resource; files are removed after the transaction commits."""
-        result = self._run_write(lambda session: updates.delete_resource(session, level, public_id))
+        """Delete a resource; files are removed after the transaction commits.
+
+        The files are marked pending before the commit, so that a crash
+        between the commit and their removal leaves nothing behind.
+        """
+        pending: list[str] = []
+
+        def remove_rows(session: Session) -> updates.DeleteResult | None:
+            result = updates.delete_resource(session, level, public_id)
+            if result is not None:
+                self.storage.mark_pending(result.removed_uuids)
+                pending[:] = result.removed_uuids
+            return result
+
+        try:
+            result = self._run_write(remove_rows)
+        except BaseException:
+            self.storage.clear_pending(pending)
+            raise
         if result is None:
             raise unknown_resource(level.type_name, public_id)
         for uuid in result.removed_uuids:
             try:
                 self.storage.remove(uuid)
             except OSError as error:
+                # The marker stays, so the next start-up removes the file.
+                pending.remove(uuid)
                 logger.error("Cannot remove file %s of deleted %s: %s", uuid, public_id, error)
+        self.storage.clear_pending(pending)
         logger.info(
             "Deleted %s %s (%d files)", level.type_name.lower(), public_id, len(result.removed_uuids)
         )

@@ -5,10 +5,16 @@ their UUID (``ab/cd/abcd...``), as in Orthanc's storage area. New files are
 written in a staging folder and renamed into place, so a file in the storage
 tree is always complete. The staging folder is emptied at start-up, which
 removes what a crash left half-written.
+
+A file whose index row is not committed yet (being stored) or not removed
+yet (being deleted) has a pending marker in the staging folder, named after
+its UUID. After a crash, the markers tell which files of the storage tree
+may lack an index row, so start-up settles them without scanning the tree.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -18,7 +24,24 @@ import uuid as uuid_module
 from dataclasses import dataclass
 from pathlib import Path
 
+from orthanclite.errors import ErrorCode, OrthancError
+
 logger = logging.getLogger(__name__)
+
+PENDING_PREFIX = "pending-"
+# errno values meaning that the disk, a quota or the file size limit is reached.
+FULL_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def write_error(error: OSError) -> OrthancError:
+    """Build the error returned to the client when writing to the storage area fails."""
+    if error.errno in FULL_STORAGE_ERRNOS:
+        return OrthancError(
+            ErrorCode.FULL_STORAGE, f"The storage area is full: {error.strerror}"
+        )
+    return OrthancError(
+        ErrorCode.CANNOT_WRITE_FILE, f"Cannot write to the storage area: {error.strerror}"
+    )
 
 
 class FileStorage:
@@ -47,8 +70,37 @@ class FileStorage:
 
     def new_staged_file(self) -> tuple[Path, int]:
         """Create an empty file in the staging folder; return its path and fd."""
-        fd, name = tempfile.mkstemp(dir=self.staging, prefix="upload-")
+        try:
+            fd, name = tempfile.mkstemp(dir=self.staging, prefix="upload-")
+        except OSError as error:
+            raise write_error(error) from None
         return Path(name), fd
+
+    def mark_pending(self, uuids: list[str]) -> None:
+        """Create the pending markers of files whose index rows may change.
+
+        The markers are not flushed to disk: they cover a crash of the
+        process, not a power failure.
+        """
+        for uuid in uuids:
+            (self.staging / (PENDING_PREFIX + uuid)).touch()
+
+    def clear_pending(self, uuids: list[str]) -> None:
+        for uuid in uuids:
+            try:
+                (self.staging / (PENDING_PREFIX + uuid)).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                logger.error("Cannot remove pending marker of %s: %s", uuid, error)
+
+    def pending_uuids(self) -> list[str]:
+        """Return the UUIDs of the pending markers left in the staging folder."""
+        return [
+            entry.name.removeprefix(PENDING_PREFIX)
+            for entry in self.staging.iterdir()
+            if entry.name.startswith(PENDING_PREFIX)
+        ]
 
     def path(self, uuid: str) -> Path:
         """Return where the attachment ``uuid`` is stored."""
@@ -58,7 +110,9 @@ class FileStorage:
         """Move a complete staged file into the storage tree; return its UUID.
 
         The file is flushed to disk first (unless disabled), so that the index
-        never refers to a file that a power failure could leave empty.
+        never refers to a file that a power failure could leave empty. The
+        file is marked pending before it enters the tree: the caller clears
+        the marker once the index row is committed or the file removed.
         """
         if self.fsync:
             fd = os.open(staged, os.O_RDONLY)
@@ -68,8 +122,13 @@ class FileStorage:
                 os.close(fd)
         uuid = str(uuid_module.uuid4())
         target = self.path(uuid)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(staged, target)
+        self.mark_pending([uuid])
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staged, target)
+        except BaseException:
+            self.clear_pending([uuid])
+            raise
         return uuid
 
     def remove(self, uuid: str) -> None:
@@ -113,19 +172,31 @@ class StagedWriter:
     def write(self, chunk: bytes) -> None:
         if self.size == 0:
             self._first_chunk = chunk
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as error:
+            logger.error("Cannot write staged file %s: %s", self.path.name, error)
+            raise write_error(error) from None
         self._md5.update(chunk)
         self.size += len(chunk)
 
     def finish(self) -> StagedFile:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as error:
+            logger.error("Cannot write staged file %s: %s", self.path.name, error)
+            raise write_error(error) from None
         # A file written in one chunk is also kept in memory, so that parsing
         # it does not read it back from disk.
         content = self._first_chunk if len(self._first_chunk) == self.size else None
         return StagedFile(self.path, self.size, self._md5.hexdigest(), content)
 
     def abort(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:
+            # Closing flushes the buffer, which fails again on a full disk.
+            pass
         try:
             self.path.unlink()
         except FileNotFoundError:

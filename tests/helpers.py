@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -37,6 +37,7 @@ class ServerProcess:
         extra_env: dict[str, str] | None = None,
         extra_args: Sequence[str] = (),
         scheme: str = "http",
+        preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.data = data
         self.port = free_port()
@@ -60,6 +61,7 @@ class ServerProcess:
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
         self._wait_until_ready()
 

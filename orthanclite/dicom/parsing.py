@@ -8,6 +8,7 @@ multi-frame file.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -24,6 +25,8 @@ from orthanclite.dicom.identifiers import ResourceIds
 from orthanclite.dicom.levels import Level
 from orthanclite.dicom.main_tags import MAIN_TAGS, MAX_MAIN_TAG_LENGTH, index_in_series
 from orthanclite.dicom.values import element_string
+
+logger = logging.getLogger(__name__)
 
 MEDIA_STORAGE_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
@@ -75,6 +78,22 @@ def parse_instance(
         If the file is empty, not DICOM, truncated, or lacks one of the
         Study, Series or SOP Instance UIDs.
     """
+    try:
+        return _parse_instance(fp, size, default_encoding)
+    except DicomParseError:
+        raise
+    except RecursionError:
+        raise DicomParseError("The DICOM file is too deeply nested to parse") from None
+    except Exception as error:
+        # pydicom converts values when they are first read, after dcmread
+        # returned, and raises many types on a corrupt value.
+        logger.debug("Cannot parse an uploaded file", exc_info=True)
+        raise DicomParseError(
+            f"Cannot parse an invalid DICOM file (size: {size} bytes): {error}"
+        ) from None
+
+
+def _parse_instance(fp: BinaryIO, size: int, default_encoding: str) -> ParsedInstance:
     if size == 0:
         raise DicomParseError("Received an empty DICOM file")
     dataset, forced = _read_dataset(fp, size)
