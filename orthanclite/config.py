@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORTHANCLITE_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
-    port: int = Field(8042, ge=1, le=65535, description="HTTP port (Orthanc's HttpPort).")
+    port: int = Field(
+        8042, ge=0, le=65535, description="HTTP port (Orthanc's HttpPort); 0 picks a free one."
+    )
     data: Path = Field(
         Path("orthanclite-data"),
         description="Folder holding the storage area and the SQLite index.",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,12 +21,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 REPO = Path(__file__).resolve().parents[1]
 PYDICOM_DATA = Path(pydicom.__file__).parent / "data"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+LISTENING = re.compile(r"Uvicorn running on https?://127\.0\.0\.1:(\d+)")
 
 
 class ServerProcess:
@@ -40,9 +36,16 @@ class ServerProcess:
         preexec_fn: Callable[[], None] | None = None,
     ) -> None:
         self.data = data
-        self.port = free_port()
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self.log_path = data.parent / f"server-{self.port}.log"
+        # Port 0 lets the server bind a free port itself; the port is read
+        # from its log. Picking a free port here and passing it on would let
+        # a parallel test's server take it in between.
+        self.port = 0
+        self.scheme = scheme
+        self.url = ""
+        data.parent.mkdir(parents=True, exist_ok=True)
+        log_fd, log_name = tempfile.mkstemp(dir=data.parent, prefix="server-", suffix=".log")
+        os.close(log_fd)
+        self.log_path = Path(log_name)
         env = dict(os.environ, **(extra_env or {}))
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
@@ -52,7 +55,7 @@ class ServerProcess:
                 "orthanclite",
                 "serve",
                 "--port",
-                str(self.port),
+                "0",
                 "--data",
                 str(data),
                 *extra_args,
@@ -65,11 +68,18 @@ class ServerProcess:
         )
         self._wait_until_ready()
 
-    def _wait_until_ready(self, timeout: float = 30.0) -> None:
+    def _wait_until_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
+            if not self.port:
+                bound = LISTENING.search(self.log())
+                if bound is None:
+                    time.sleep(0.05)
+                    continue
+                self.port = int(bound.group(1))
+                self.url = f"{self.scheme}://127.0.0.1:{self.port}"
             try:
                 # Any answer will do: with authentication, /system answers 401.
                 httpx.get(self.url + "/system", timeout=1, verify=False)

@@ -114,7 +114,14 @@ def test_content_routes_match_orthanc(http: httpx.Client, name: str) -> None:
             assert http.get(f"{base}/tags?simplify").json() == expected["simplify"]
             assert http.get(f"{base}/simplified-tags").json() == expected["simplify"]
             assert http.get(f"{base}/tags?short").json() == expected["short"]
-        assert http.get(f"{base}/header").json() == expected["header"]
+        header = http.get(f"{base}/header").json()
+        if expected["header"]:
+            assert header == expected["header"]
+        else:
+            # A file uploaded without File Meta is stored with a generated one,
+            # which /header shows; Orthanc keeps such files as they came.
+            assert header["0002,0013"]["Value"] == "ORTHANCLITE"
+            assert "0002,0010" in header
         if name not in CORRECTED:
             assert content_differences(http, base, expected["content"]) == []
     finally:
