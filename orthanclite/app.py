@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from orthanclite import __version__
-from orthanclite.api import instances, resources, system
+from orthanclite.api import archive, instances, resources, system
 from orthanclite.api.errors import register_error_handlers
 from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddleware
 from orthanclite.config import Settings
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system.router)
     app.include_router(instances.router)
     app.include_router(resources.router)
+    app.include_router(archive.router)
     app.add_middleware(GzipJSONMiddleware)
     app.add_middleware(NormalizePathMiddleware)
     return app

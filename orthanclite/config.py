@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,14 @@ class Settings(BaseSettings):
         True, description="Flush each stored file to disk before indexing it."
     )
     log_level: str = Field("INFO", description="Logging level of the server.")
+    archive_compression: Literal["deflated", "stored"] = Field(
+        "deflated",
+        description="How ZIP archives and media store their members: deflated (as "
+        "Orthanc) or stored (no compression, faster).",
+    )
+    archive_compression_level: int = Field(
+        1, ge=0, le=9, description="zlib level of deflated archive members (1: fastest)."
+    )
 
     @property
     def storage_dir(self) -> Path:

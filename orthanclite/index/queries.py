@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from orthanclite.dicom.levels import Level
-from orthanclite.index.models import DICOM_ATTACHMENT, Attachment, Resource
+from orthanclite.index.models import DICOM_ATTACHMENT, Attachment, Metadata, Resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +161,109 @@ def instance_attachment_sizes(session: Session, resource: Resource) -> tuple[int
         ).where(Attachment.resource_id.in_(select(tree.c.id)))
     ).one()
     return int(count), int(compressed), int(uncompressed)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveInstance:
+    """An instance to put in an archive, with its DICOM file."""
+
+    id: int
+    public_id: str
+    series_id: int
+    main_tags: dict[str, Any]
+    uuid: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveParent:
+    """A patient, study or series above the instances of an archive."""
+
+    id: int
+    level: Level
+    public_id: str
+    parent_id: int | None
+    main_tags: dict[str, Any]
+    patient_tags: dict[str, Any] | None
+
+
+def archive_instances(session: Session, resource_ids: Sequence[int]) -> list[ArchiveInstance]:
+    """Return the instances below several resources (or equal to them) with a DICOM file.
+
+    The instances come in insertion order, each once even when the resources
+    overlap.
+    """
+    tree = select(Resource.id).where(Resource.id.in_(resource_ids)).cte("tree", recursive=True)
+    child = aliased(Resource)
+    tree = tree.union(select(child.id).where(child.parent_id == tree.c.id))
+    rows = session.execute(
+        select(
+            Resource.id,
+            Resource.public_id,
+            Resource.parent_id,
+            Resource.main_tags,
+            Attachment.uuid,
+            Attachment.uncompressed_size,
+        )
+        .join(Attachment, Attachment.resource_id == Resource.id)
+        .where(
+            Resource.id.in_(select(tree.c.id)),
+            Resource.level == int(Level.INSTANCE),
+            Attachment.content_type == DICOM_ATTACHMENT,
+        )
+        .order_by(Resource.id)
+    )
+    return [
+        ArchiveInstance(row.id, row.public_id, row.parent_id, row.main_tags, row.uuid,
+                        row.uncompressed_size)
+        for row in rows
+    ]
+
+
+def archive_parents(session: Session, series_ids: Sequence[int]) -> dict[int, ArchiveParent]:
+    """Return the series, studies and patients above some series, by resource id."""
+    parents: dict[int, ArchiveParent] = {}
+    wanted = set(series_ids)
+    while wanted:
+        found = []
+        for batch in _batches(sorted(wanted)):
+            found += session.execute(
+                select(
+                    Resource.id,
+                    Resource.level,
+                    Resource.public_id,
+                    Resource.parent_id,
+                    Resource.main_tags,
+                    Resource.patient_tags,
+                ).where(Resource.id.in_(batch))
+            ).all()
+        wanted = set()
+        for row in found:
+            parents[row.id] = ArchiveParent(
+                row.id, Level(row.level), row.public_id, row.parent_id, row.main_tags,
+                row.patient_tags,
+            )
+            if row.parent_id is not None and row.parent_id not in parents:
+                wanted.add(row.parent_id)
+    return parents
+
+
+def instance_metadata(
+    session: Session, instance_ids: Sequence[int], names: Sequence[str]
+) -> dict[int, dict[str, str]]:
+    """Return some metadata values of several instances, by resource id."""
+    values: dict[int, dict[str, str]] = defaultdict(dict)
+    for batch in _batches(instance_ids):
+        for resource_id, name, value in session.execute(
+            select(Metadata.resource_id, Metadata.name, Metadata.value).where(
+                Metadata.resource_id.in_(batch), Metadata.name.in_(names)
+            )
+        ):
+            values[resource_id][name] = value
+    return values
+
+
+def _batches(ids: Sequence[int], size: int = 900) -> Iterator[Sequence[int]]:
+    """Split ids into batches that fit the bound parameters of a SQLite query."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
