@@ -52,9 +52,15 @@ def plan_archive(
     any level. An unknown ID raises OrthancError (404).
     """
     with context.read_session() as session:
-        resource_ids = [_resolve(session, level, public_id) for level, public_id in targets]
-        instances = queries.archive_instances(session, resource_ids) if resource_ids else []
-        parents = queries.archive_parents(session, sorted({i.series_id for i in instances}))
+        resource_ids = [
+            _resolve(session, level, public_id) for level, public_id in targets
+        ]
+        instances = (
+            queries.archive_instances(session, resource_ids) if resource_ids else []
+        )
+        parents = queries.archive_parents(
+            session, sorted({i.series_id for i in instances})
+        )
         metadata = (
             queries.instance_metadata(
                 session, [i.id for i in instances], ("SopClassUid", "TransferSyntax")
@@ -64,14 +70,17 @@ def plan_archive(
         )
 
     branches = [_branch(parents, instance.series_id) for instance in instances]
-    order = archive_order((branch, instance.id) for branch, instance in zip(branches, instances))
+    order = archive_order(
+        (branch, instance.id)
+        for branch, instance in zip(branches, instances, strict=True)
+    )
     branches = _name_patients_after_first_study([branches[i] for i in order])
     instances = [instances[i] for i in order]
     names = media_names(len(instances)) if media else archive_names(branches)
 
     description = ", ".join(public_id for _, public_id in targets) or "no resource"
     plan = ArchivePlan(description, [], media, extended)
-    for instance, branch, name in zip(instances, branches, names):
+    for instance, branch, name in zip(instances, branches, names, strict=True):
         plan.members.append(
             ZipMember(name, context.storage.path(instance.uuid), instance.size)
         )
@@ -88,7 +97,9 @@ def plan_archive(
                     series_tags=branch.series_tags,
                     instance_tags=instance.main_tags,
                     sop_class_uid=values.get("SopClassUid", ""),
-                    transfer_syntax_uid=values.get("TransferSyntax", DEFAULT_TRANSFER_SYNTAX),
+                    transfer_syntax_uid=values.get(
+                        "TransferSyntax", DEFAULT_TRANSFER_SYNTAX
+                    ),
                 )
             )
     return plan
@@ -107,7 +118,8 @@ def archive_chunks(context: ServerContext, plan: ArchivePlan) -> Iterator[bytes]
         return
 
     dicomdir = DicomDirWriter(extended=plan.extended)
-    records = {id(member): record for member, record in zip(plan.members, plan.media_instances)}
+    # Media members are never copied, so their identity finds their record.
+    records = dict(zip(map(id, plan.members), plan.media_instances, strict=True))
 
     def add_record(member: ZipMember) -> None:
         record = records.get(id(member))
@@ -128,7 +140,9 @@ def _resolve(session: Any, level: Level | None, public_id: str) -> int:
         if resource is not None:
             return resource.id
     if level is None:
-        raise OrthancError(ErrorCode.UNKNOWN_RESOURCE, f"No resource with ID {public_id!r}")
+        raise OrthancError(
+            ErrorCode.UNKNOWN_RESOURCE, f"No resource with ID {public_id!r}"
+        )
     raise unknown_resource(level.type_name, public_id)
 
 
@@ -170,4 +184,3 @@ def _name_patients_after_first_study(branches: list[Branch]) -> list[Branch]:
             )
         renamed.append(branch)
     return renamed
-

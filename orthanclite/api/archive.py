@@ -1,9 +1,9 @@
 """Routes of ZIP archives and DICOMDIR media, streamed while they are built.
 
 ``/{patients|studies|series}/{id}/archive|media`` and
-``/tools/create-archive|create-media`` answer a ZIP that is produced as it
-is sent (chunked transfer encoding), so the download starts at once and the
-server holds one buffer whatever the size of the study.
+``/tools/create-archive|create-media`` send a ZIP that is produced while it
+is sent (chunked transfer encoding). The download starts at once, and the
+server keeps one buffer in memory whatever the size of the study.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ async def _read_options(request: Request) -> dict[str, Any]:
         options = None
     if not isinstance(options, dict):
         raise OrthancError(
-            ErrorCode.BAD_FILE_FORMAT, "The body must be a JSON object, such as {} or {\"Resources\": [...]}"
+            ErrorCode.BAD_FILE_FORMAT,
+            'The body must be a JSON object, such as {} or {"Resources": [...]}',
         )
     return options
 
@@ -58,13 +59,13 @@ def _check_options(request: Request, options: dict[str, Any]) -> None:
     if "transcode" in request.query_params or options.get("Transcode"):
         raise OrthancError(
             ErrorCode.BAD_REQUEST,
-            "Transcoding archives is not supported yet; omit \"transcode\" to get "
+            'Transcoding archives is not supported yet; omit "transcode" to get '
             "the stored files",
         )
     if options.get("Asynchronous") is True or options.get("Synchronous") is False:
         raise OrthancError(
             ErrorCode.NOT_IMPLEMENTED,
-            "Asynchronous archives (jobs) are not supported; omit \"Asynchronous\" "
+            'Asynchronous archives (jobs) are not supported; omit "Asynchronous" '
             "to download the archive directly",
         )
 
@@ -90,13 +91,17 @@ def _resources_argument(request: Request, options: dict[str, Any]) -> list[str]:
         if not value:
             raise OrthancError(
                 ErrorCode.BAD_REQUEST,
-                'Missing "resources" argument: give the Orthanc IDs separated by commas',
+                'Missing "resources" argument: give Orthanc IDs separated by commas',
             )
         return [part.strip() for part in value.split(",") if part.strip()]
     if "Resources" not in options:
-        raise OrthancError(ErrorCode.BAD_FILE_FORMAT, "Missing field Resources in the JSON body")
+        raise OrthancError(
+            ErrorCode.BAD_FILE_FORMAT, "Missing field Resources in the JSON body"
+        )
     resources = options["Resources"]
-    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+    if not isinstance(resources, list) or not all(
+        isinstance(r, str) for r in resources
+    ):
         raise OrthancError(
             ErrorCode.BAD_FILE_FORMAT,
             '"Resources" must be a list of Orthanc IDs (strings)',
@@ -124,9 +129,7 @@ class _GuardedIterator:
             self._generator.close()
 
 
-async def _stream(
-    context: ServerContext, plan: ArchivePlan
-) -> AsyncIterator[bytes]:
+async def _stream(context: ServerContext, plan: ArchivePlan) -> AsyncIterator[bytes]:
     """Run the archive generator in worker threads and close it however it ends.
 
     When the client disconnects, Starlette cancels this generator; the file
@@ -205,7 +208,9 @@ def _tools_archive(media: bool) -> Callable[..., Any]:
     ) -> StreamingResponse:
         options = await _read_options(request)
         resources = _resources_argument(request, options)
-        targets: list[tuple[Level | None, str]] = [(None, public_id) for public_id in resources]
+        targets: list[tuple[Level | None, str]] = [
+            (None, public_id) for public_id in resources
+        ]
         return await _archive_response(
             request, context, targets, media, "Archive.zip", options
         )

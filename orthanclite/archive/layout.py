@@ -1,6 +1,6 @@
 """Folder and file names inside archives, as Orthanc 1.10.1 lays them out.
 
-An archive holds ``{PatientID} {PatientName}/{AccessionNumber}
+An archive contains ``{PatientID} {PatientName}/{AccessionNumber}
 {StudyDescription}/{Modality} {SeriesDescription}/{MM}{nnnnnn}.dcm``. Sibling
 folders are sorted by Orthanc ID, and the instances of a series keep their
 insertion order. Media archives hold the same instances, in the same order,
@@ -39,7 +39,12 @@ def clean_name(text: str) -> str:
 def folder_name(level_name: str, tags: Mapping[str, Any]) -> str:
     """Return the folder of a patient, study or series (``Unknown Study``...)."""
     parts = (str(tags.get(keyword) or "") for keyword in FOLDER_TAGS[level_name])
-    return clean_name(" ".join(parts)) or f"Unknown {level_name}"
+    name = clean_name(" ".join(parts))
+    # A name made of dots only ("..") would climb out of the extraction
+    # folder; Orthanc 1.10.1 keeps it, orthanclite treats it as empty.
+    if not name.strip("."):
+        return f"Unknown {level_name}"
+    return name
 
 
 def file_name_pattern(modality: str) -> str:
@@ -103,12 +108,16 @@ def archive_names(branches: Iterable[Branch]) -> Iterator[str]:
     for branch in branches:
         patient_key = (branch.patient_id,)
         if patient_key not in folders:
-            folders[patient_key] = unique.unique("", folder_name("Patient", branch.patient_tags))
+            folders[patient_key] = unique.unique(
+                "", folder_name("Patient", branch.patient_tags)
+            )
         patient = folders[patient_key]
 
         study_key = (branch.patient_id, branch.study_id)
         if study_key not in folders:
-            folders[study_key] = unique.unique(patient, folder_name("Study", branch.study_tags))
+            folders[study_key] = unique.unique(
+                patient, folder_name("Study", branch.study_tags)
+            )
         study = folders[study_key]
 
         series_key = (branch.patient_id, branch.study_id, branch.series_id)

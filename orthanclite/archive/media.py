@@ -1,11 +1,11 @@
 """DICOMDIR of a media archive, written record by record into a temporary file.
 
-pydicom's ``FileSet`` picks its own file names and record types, so the
-DICOMDIR is written here with pydicom's lower-level element writers instead,
-in the layout of Orthanc 1.10.1: FileSetID ``ORTHANC_MEDIA``, then PATIENT,
-STUDY, SERIES and IMAGE records in depth-first order, each item of undefined
-length. The records go to a temporary file, so a DICOMDIR of 70,000 images
-does not sit in memory.
+pydicom's ``FileSet`` picks its own file names and record types. So the
+DICOMDIR is written here with pydicom's lower-level element writers, in the
+layout of Orthanc 1.10.1: FileSetID ``ORTHANC_MEDIA``, then PATIENT, STUDY,
+SERIES and IMAGE records in depth-first order, each item of undefined length.
+The records go to a temporary file, so a DICOMDIR of 70,000 images does
+not sit in memory.
 
 Record offsets count bytes from the start of the file (preamble included).
 A record's *Offset of the Next Directory Record* is filled in when its next
@@ -25,12 +25,16 @@ from typing import Any, BinaryIO
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomFileLike
 from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, generate_uid
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    MediaStorageDirectoryStorage,
+    generate_uid,
+)
 
 FILE_SET_ID = "ORTHANC_MEDIA"
-# Position of the values of the two offsets that point forward, counted from
-# the item tag of a record: the item header (8 bytes), then (0004,1400) UL
-# whose value follows its 8-byte header, then (0004,1410) US (10 bytes), then
+# Positions of the values of the two forward offsets, counted from the item
+# tag of a record. The item header takes 8 bytes and each element header 8.
+# (0004,1400) UL comes first, then (0004,1410) US (10 bytes), then
 # (0004,1420) UL.
 NEXT_OFFSET_POSITION = 8 + 8
 LOWER_OFFSET_POSITION = 8 + 12 + 10 + 8
@@ -43,7 +47,7 @@ LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
 
 @dataclass(frozen=True, slots=True)
 class MediaInstance:
-    """What the DICOMDIR records of one instance are built from."""
+    """Values of one instance that its DICOMDIR records are built from."""
 
     file_id: tuple[str, ...]
     patient_key: str
@@ -179,7 +183,9 @@ class DicomDirWriter:
 
     def _study_record(self, instance: MediaInstance) -> Dataset:
         tags = instance.study_tags
-        texts = [_text(tags, k) for k in ("AccessionNumber", "StudyDescription", "StudyID")]
+        texts = [
+            _text(tags, k) for k in ("AccessionNumber", "StudyDescription", "StudyID")
+        ]
         record = self._new_record("STUDY", texts)
         # StudyDate and StudyTime are type 1: like DCMTK, use the current time
         # when the study has none.
@@ -208,7 +214,9 @@ class DicomDirWriter:
         record = self._new_record("IMAGE", [])
         record.ReferencedFileID = list(instance.file_id)
         record.ReferencedSOPClassUIDInFile = instance.sop_class_uid
-        record.ReferencedSOPInstanceUIDInFile = _text(instance.instance_tags, "SOPInstanceUID")
+        record.ReferencedSOPInstanceUIDInFile = _text(
+            instance.instance_tags, "SOPInstanceUID"
+        )
         record.ReferencedTransferSyntaxUIDInFile = instance.transfer_syntax_uid
         record.InstanceNumber = _text(instance.instance_tags, "InstanceNumber")
         return record
@@ -217,4 +225,3 @@ class DicomDirWriter:
 def _text(tags: Mapping[str, Any], keyword: str) -> str:
     value = tags.get(keyword)
     return value.strip() if isinstance(value, str) else ""
-

@@ -55,7 +55,9 @@ def stream_zip(
     archive streams) is left out and logged, so the archive stays valid.
     ``on_written`` is called after each member that was written.
     """
-    compress_type = zipfile.ZIP_DEFLATED if compression == "deflated" else zipfile.ZIP_STORED
+    compress_type = (
+        zipfile.ZIP_DEFLATED if compression == "deflated" else zipfile.ZIP_STORED
+    )
     stream = ZipStream(
         compress_type=compress_type,
         compress_level=level if compress_type == zipfile.ZIP_DEFLATED else None,

@@ -187,13 +187,19 @@ class ArchiveParent:
     patient_tags: dict[str, Any] | None
 
 
-def archive_instances(session: Session, resource_ids: Sequence[int]) -> list[ArchiveInstance]:
-    """Return the instances below several resources (or equal to them) with a DICOM file.
+def archive_instances(
+    session: Session, resource_ids: Sequence[int]
+) -> list[ArchiveInstance]:
+    """Return the instances with a DICOM file below (or among) several resources.
 
     The instances come in insertion order, each once even when the resources
     overlap.
     """
-    tree = select(Resource.id).where(Resource.id.in_(resource_ids)).cte("tree", recursive=True)
+    tree = (
+        select(Resource.id)
+        .where(Resource.id.in_(resource_ids))
+        .cte("tree", recursive=True)
+    )
     child = aliased(Resource)
     tree = tree.union(select(child.id).where(child.parent_id == tree.c.id))
     rows = session.execute(
@@ -214,19 +220,27 @@ def archive_instances(session: Session, resource_ids: Sequence[int]) -> list[Arc
         .order_by(Resource.id)
     )
     return [
-        ArchiveInstance(row.id, row.public_id, row.parent_id, row.main_tags, row.uuid,
-                        row.uncompressed_size)
+        ArchiveInstance(
+            row.id,
+            row.public_id,
+            row.parent_id,
+            row.main_tags,
+            row.uuid,
+            row.uncompressed_size,
+        )
         for row in rows
     ]
 
 
-def archive_parents(session: Session, series_ids: Sequence[int]) -> dict[int, ArchiveParent]:
+def archive_parents(
+    session: Session, series_ids: Sequence[int]
+) -> dict[int, ArchiveParent]:
     """Return the series, studies and patients above some series, by resource id."""
     parents: dict[int, ArchiveParent] = {}
-    wanted = set(series_ids)
-    while wanted:
+    missing = set(series_ids)
+    while missing:
         found = []
-        for batch in _batches(sorted(wanted)):
+        for batch in _batches(sorted(missing)):
             found += session.execute(
                 select(
                     Resource.id,
@@ -237,14 +251,14 @@ def archive_parents(session: Session, series_ids: Sequence[int]) -> dict[int, Ar
                     Resource.patient_tags,
                 ).where(Resource.id.in_(batch))
             ).all()
-        wanted = set()
+        missing = set()
         for row in found:
             parents[row.id] = ArchiveParent(
                 row.id, Level(row.level), row.public_id, row.parent_id, row.main_tags,
                 row.patient_tags,
             )
             if row.parent_id is not None and row.parent_id not in parents:
-                wanted.add(row.parent_id)
+                missing.add(row.parent_id)
     return parents
 
 
