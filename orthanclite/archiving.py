@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from orthanclite.archive.layout import Branch, archive_names, archive_order, media_names
@@ -37,7 +37,6 @@ class ArchivePlan:
     members: list[ZipMember]
     media: bool = False
     extended: bool = False
-    media_instances: list[MediaInstance] = field(default_factory=list)
 
 
 def plan_archive(
@@ -81,26 +80,24 @@ def plan_archive(
     description = ", ".join(public_id for _, public_id in targets) or "no resource"
     plan = ArchivePlan(description, [], media, extended)
     for instance, branch, name in zip(instances, branches, names, strict=True):
-        plan.members.append(
-            ZipMember(name, context.storage.path(instance.uuid), instance.size)
-        )
+        member = ZipMember(name, context.storage.path(instance.uuid), instance.size)
+        plan.members.append(member)
         if media:
             values = metadata.get(instance.id, {})
-            plan.media_instances.append(
-                MediaInstance(
-                    file_id=tuple(name.split("/")),
-                    patient_key=branch.patient_id,
-                    patient_tags=branch.patient_tags,
-                    study_key=branch.study_id,
-                    study_tags=branch.study_tags,
-                    series_key=branch.series_id,
-                    series_tags=branch.series_tags,
-                    instance_tags=instance.main_tags,
-                    sop_class_uid=values.get("SopClassUid", ""),
-                    transfer_syntax_uid=values.get(
-                        "TransferSyntax", DEFAULT_TRANSFER_SYNTAX
-                    ),
-                )
+            member.extra = MediaInstance(
+                file_id=tuple(name.split("/")),
+                patient_key=branch.patient_id,
+                patient_tags=branch.patient_tags,
+                study_key=branch.study_id,
+                study_tags=branch.study_tags,
+                series_key=branch.series_id,
+                series_tags=branch.series_tags,
+                sop_instance_uid=instance.sop_instance_uid,
+                instance_number=instance.instance_number,
+                sop_class_uid=values.get("SopClassUid", ""),
+                transfer_syntax_uid=values.get(
+                    "TransferSyntax", DEFAULT_TRANSFER_SYNTAX
+                ),
             )
     return plan
 
@@ -118,13 +115,10 @@ def archive_chunks(context: ServerContext, plan: ArchivePlan) -> Iterator[bytes]
         return
 
     dicomdir = DicomDirWriter(extended=plan.extended)
-    # Media members are never copied, so their identity finds their record.
-    records = dict(zip(map(id, plan.members), plan.media_instances, strict=True))
 
     def add_record(member: ZipMember) -> None:
-        record = records.get(id(member))
-        if record is not None:
-            dicomdir.add(record)
+        if isinstance(member.extra, MediaInstance):
+            dicomdir.add(member.extra)
 
     members = [*plan.members, ZipMember("DICOMDIR", content=dicomdir.finish)]
     try:

@@ -56,7 +56,8 @@ class MediaInstance:
     study_tags: Mapping[str, Any]
     series_key: str
     series_tags: Mapping[str, Any]
-    instance_tags: Mapping[str, Any]
+    sop_instance_uid: str
+    instance_number: str
     sop_class_uid: str
     transfer_syntax_uid: str
 
@@ -214,11 +215,9 @@ class DicomDirWriter:
         record = self._new_record("IMAGE", [])
         record.ReferencedFileID = list(instance.file_id)
         record.ReferencedSOPClassUIDInFile = instance.sop_class_uid
-        record.ReferencedSOPInstanceUIDInFile = _text(
-            instance.instance_tags, "SOPInstanceUID"
-        )
+        record.ReferencedSOPInstanceUIDInFile = instance.sop_instance_uid
         record.ReferencedTransferSyntaxUIDInFile = instance.transfer_syntax_uid
-        record.InstanceNumber = _text(instance.instance_tags, "InstanceNumber")
+        record.InstanceNumber = instance.instance_number.strip()
         return record
 
 

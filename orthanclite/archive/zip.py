@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from zipstream import ZipStream
 
@@ -39,6 +39,8 @@ class ZipMember:
     path: Path | None = None
     size: int | None = None
     content: Callable[[], tuple[BinaryIO, int]] | None = None
+    # Caller data, handed back to ``on_written`` with the member.
+    extra: Any = None
 
 
 def stream_zip(
@@ -64,6 +66,8 @@ def stream_zip(
     )
     stream.comment = comment
     output = bytearray()
+    # The first bytes leave at once, so that the client sees the download start.
+    threshold = 1
     source: BinaryIO | None = None
     try:
         for member in members:
@@ -74,9 +78,10 @@ def stream_zip(
             stream.add(_read_chunks(source), member.arcname, size=size)
             for chunk in stream.all_files():
                 output += chunk
-                if len(output) >= OUTPUT_SIZE:
+                if len(output) >= threshold:
                     yield bytes(output)
                     output.clear()
+                    threshold = OUTPUT_SIZE
             source.close()
             source = None
             if on_written is not None:

@@ -170,9 +170,10 @@ class ArchiveInstance:
     id: int
     public_id: str
     series_id: int
-    main_tags: dict[str, Any]
     uuid: str
     size: int
+    sop_instance_uid: str
+    instance_number: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +225,10 @@ def archive_instances(
             row.id,
             row.public_id,
             row.parent_id,
-            row.main_tags,
             row.uuid,
             row.uncompressed_size,
+            row.main_tags.get("SOPInstanceUID", ""),
+            row.main_tags.get("InstanceNumber", ""),
         )
         for row in rows
     ]

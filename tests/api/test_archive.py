@@ -499,5 +499,7 @@ def test_first_byte_before_end(own_server: ServerProcess) -> None:
             total = len(next(raw))
             first_byte = time.monotonic() - started
             total += sum(len(chunk) for chunk in raw)
-    assert first_byte < 0.5
+    # A generous bound: the test machine may be busy, and the whole study
+    # takes several times longer.
+    assert first_byte < 2.0
     assert total > BIG_INSTANCE_COUNT * BIG_INSTANCE_SIZE // 2

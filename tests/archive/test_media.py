@@ -32,10 +32,8 @@ def _instance(
         study_tags={"StudyInstanceUID": f"1.2.3.{study[1:]}", "StudyDate": "20200101"},
         series_key=series,
         series_tags={"SeriesInstanceUID": f"1.2.4.{series[1:]}", "Modality": "CT"},
-        instance_tags={
-            "SOPInstanceUID": f"1.2.5.{number}",
-            "InstanceNumber": str(number),
-        },
+        sop_instance_uid=f"1.2.5.{number}",
+        instance_number=str(number),
         sop_class_uid=SECONDARY_CAPTURE,
         transfer_syntax_uid=EXPLICIT_LITTLE,
     )
