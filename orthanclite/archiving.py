@@ -1,10 +1,13 @@
 """Archives and media of resources: what goes in them, then their bytes.
 
-``plan_archive`` reads the index once, in one read transaction, and returns
-the list of members. ``archive_chunks`` then reads the files of the storage
-area one at a time while the ZIP is sent, without touching the index again.
-A resource deleted in between loses its files, and those members are left
-out of the archive (and of its DICOMDIR).
+``plan_archive`` resolves the requested resources and lists the series to
+archive, sorted as Orthanc sorts them. ``archive_chunks`` then reads the
+instances of one series at a time from the index, in a short read
+transaction, and their files from the storage area while the ZIP is sent.
+So memory holds one series' list of instances, never the whole study.
+
+A resource deleted during the download loses its instances and files: the
+members not sent yet are left out of the archive (and of its DICOMDIR).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orthanclite.archive.layout import Branch, archive_names, archive_order, media_names
+from orthanclite.archive.layout import ArchiveLayout, Branch, media_name
 from orthanclite.archive.media import DicomDirWriter, MediaInstance
 from orthanclite.archive.zip import ZipMember, stream_zip
 from orthanclite.context import ServerContext
@@ -27,14 +30,25 @@ logger = logging.getLogger(__name__)
 ZIP_COMMENT = b"Created by orthanclite"
 # Transfer syntax recorded when an instance has no TransferSyntax metadata.
 DEFAULT_TRANSFER_SYNTAX = "1.2.840.10008.1.2.1"
+# Orthanc IDs named in log lines, at most.
+LOGGED_IDS = 3
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class PlannedSeries:
+    """A series of an archive: its index row, chosen instances and parents."""
+
+    row: int
+    instance_rows: frozenset[int] | None
+    branch: Branch
+
+
+@dataclass(frozen=True, slots=True)
 class ArchivePlan:
-    """Members of one archive, in order, with what its DICOMDIR needs."""
+    """Series of one archive, in archive order, and how to write it."""
 
     description: str
-    members: list[ZipMember]
+    series: list[PlannedSeries]
     media: bool = False
     extended: bool = False
 
@@ -45,61 +59,32 @@ def plan_archive(
     media: bool = False,
     extended: bool = False,
 ) -> ArchivePlan:
-    """List the instances below ``targets`` and name their ZIP members.
+    """List the series below ``targets`` in archive order.
 
     A target is a level and an Orthanc ID; a level of None accepts an ID of
     any level. An unknown ID raises OrthancError (404).
     """
     with context.read_session() as session:
-        resource_ids = [
+        resource_rows = [
             _resolve(session, level, public_id) for level, public_id in targets
         ]
-        instances = (
-            queries.archive_instances(session, resource_ids) if resource_ids else []
-        )
-        parents = queries.archive_parents(
-            session, sorted({i.series_id for i in instances})
-        )
-        metadata = (
-            queries.instance_metadata(
-                session, [i.id for i in instances], ("SopClassUid", "TransferSyntax")
-            )
-            if media
-            else {}
-        )
+        chosen = queries.archive_series(session, resource_rows) if resource_rows else {}
+        parents = queries.archive_parents(session, sorted(chosen))
 
-    branches = [_branch(parents, instance.series_id) for instance in instances]
-    order = archive_order(
-        (branch, instance.id)
-        for branch, instance in zip(branches, instances, strict=True)
+    series = [
+        PlannedSeries(
+            row,
+            frozenset(instances) if instances is not None else None,
+            _branch(parents, row),
+        )
+        for row, instances in chosen.items()
+    ]
+    # Sibling folders are sorted by Orthanc ID, as Orthanc 1.10.1 sorts them.
+    series.sort(
+        key=lambda s: (s.branch.patient_id, s.branch.study_id, s.branch.series_id)
     )
-    branches = _name_patients_after_first_study([branches[i] for i in order])
-    instances = [instances[i] for i in order]
-    names = media_names(len(instances)) if media else archive_names(branches)
-
-    description = ", ".join(public_id for _, public_id in targets) or "no resource"
-    plan = ArchivePlan(description, [], media, extended)
-    for instance, branch, name in zip(instances, branches, names, strict=True):
-        member = ZipMember(name, context.storage.path(instance.uuid), instance.size)
-        plan.members.append(member)
-        if media:
-            values = metadata.get(instance.id, {})
-            member.extra = MediaInstance(
-                file_id=tuple(name.split("/")),
-                patient_key=branch.patient_id,
-                patient_tags=branch.patient_tags,
-                study_key=branch.study_id,
-                study_tags=branch.study_tags,
-                series_key=branch.series_id,
-                series_tags=branch.series_tags,
-                sop_instance_uid=instance.sop_instance_uid,
-                instance_number=instance.instance_number,
-                sop_class_uid=values.get("SopClassUid", ""),
-                transfer_syntax_uid=values.get(
-                    "TransferSyntax", DEFAULT_TRANSFER_SYNTAX
-                ),
-            )
-    return plan
+    series = _name_patients_after_first_study(series)
+    return ArchivePlan(_describe(targets), series, media, extended)
 
 
 def archive_chunks(context: ServerContext, plan: ArchivePlan) -> Iterator[bytes]:
@@ -111,7 +96,7 @@ def archive_chunks(context: ServerContext, plan: ArchivePlan) -> Iterator[bytes]
         "comment": ZIP_COMMENT,
     }
     if not plan.media:
-        yield from stream_zip(plan.members, **options)
+        yield from stream_zip(_members(context, plan), **options)
         return
 
     dicomdir = DicomDirWriter(extended=plan.extended)
@@ -120,11 +105,71 @@ def archive_chunks(context: ServerContext, plan: ArchivePlan) -> Iterator[bytes]
         if isinstance(member.extra, MediaInstance):
             dicomdir.add(member.extra)
 
-    members = [*plan.members, ZipMember("DICOMDIR", content=dicomdir.finish)]
+    members = _media_members(context, plan, dicomdir)
     try:
         yield from stream_zip(members, on_written=add_record, **options)
     finally:
         dicomdir.close()
+
+
+def _members(context: ServerContext, plan: ArchivePlan) -> Iterator[ZipMember]:
+    layout = ArchiveLayout()
+    for series, instance in _instances(context, plan):
+        name = layout.member_name(series.branch)
+        yield ZipMember(name, context.storage.path(instance.uuid), instance.size)
+
+
+def _media_members(
+    context: ServerContext, plan: ArchivePlan, dicomdir: DicomDirWriter
+) -> Iterator[ZipMember]:
+    number = 0
+    for series, instance, values in _instances_with_metadata(context, plan):
+        name = media_name(number)
+        number += 1
+        branch = series.branch
+        record = MediaInstance(
+            file_id=tuple(name.split("/")),
+            patient_key=branch.patient_id,
+            patient_tags=branch.patient_tags,
+            study_key=branch.study_id,
+            study_tags=branch.study_tags,
+            series_key=branch.series_id,
+            series_tags=branch.series_tags,
+            sop_instance_uid=instance.sop_instance_uid,
+            instance_number=instance.instance_number,
+            sop_class_uid=values.get("SopClassUid", ""),
+            transfer_syntax_uid=values.get("TransferSyntax", DEFAULT_TRANSFER_SYNTAX),
+        )
+        path = context.storage.path(instance.uuid)
+        yield ZipMember(name, path, instance.size, extra=record)
+    yield ZipMember("DICOMDIR", content=dicomdir.finish)
+
+
+def _instances(
+    context: ServerContext, plan: ArchivePlan
+) -> Iterator[tuple[PlannedSeries, queries.ArchiveInstance]]:
+    for series in plan.series:
+        with context.read_session() as session:
+            instances = queries.archive_instances(
+                session, series.row, series.instance_rows
+            )
+        for instance in instances:
+            yield series, instance
+
+
+def _instances_with_metadata(
+    context: ServerContext, plan: ArchivePlan
+) -> Iterator[tuple[PlannedSeries, queries.ArchiveInstance, dict[str, str]]]:
+    for series in plan.series:
+        with context.read_session() as session:
+            instances = queries.archive_instances(
+                session, series.row, series.instance_rows
+            )
+            metadata = queries.instance_metadata(
+                session, [i.id for i in instances], ("SopClassUid", "TransferSyntax")
+            )
+        for instance in instances:
+            yield series, instance, metadata.get(instance.id, {})
 
 
 def _resolve(session: Any, level: Level | None, public_id: str) -> int:
@@ -140,8 +185,8 @@ def _resolve(session: Any, level: Level | None, public_id: str) -> int:
     raise unknown_resource(level.type_name, public_id)
 
 
-def _branch(parents: dict[int, queries.ArchiveParent], series_id: int) -> Branch:
-    series = parents[series_id]
+def _branch(parents: dict[int, queries.ArchiveParent], series_row: int) -> Branch:
+    series = parents[series_row]
     assert series.parent_id is not None, "a series has a study"
     study = parents[series.parent_id]
     assert study.parent_id is not None, "a study has a patient"
@@ -156,16 +201,19 @@ def _branch(parents: dict[int, queries.ArchiveParent], series_id: int) -> Branch
     )
 
 
-def _name_patients_after_first_study(branches: list[Branch]) -> list[Branch]:
-    """Give every branch of a patient the patient tags of its first study.
+def _name_patients_after_first_study(
+    series: list[PlannedSeries],
+) -> list[PlannedSeries]:
+    """Give every series of a patient the patient tags of its first study.
 
     Two people can share a PatientID, so the patient resource may carry the
-    name of another person: each study keeps the patient tags of its own
+    name of another person. Each study keeps the patient tags of its own
     files, and the patient folder is named after the first study.
     """
     first: dict[str, Any] = {}
     renamed = []
-    for branch in branches:
+    for planned in series:
+        branch = planned.branch
         tags = first.setdefault(branch.patient_id, branch.patient_tags)
         if tags is not branch.patient_tags:
             branch = Branch(
@@ -176,5 +224,15 @@ def _name_patients_after_first_study(branches: list[Branch]) -> list[Branch]:
                 branch.series_id,
                 branch.series_tags,
             )
-        renamed.append(branch)
+            planned = PlannedSeries(planned.row, planned.instance_rows, branch)
+        renamed.append(planned)
     return renamed
+
+
+def _describe(targets: Sequence[tuple[Level | None, str]]) -> str:
+    ids = [public_id for _, public_id in targets]
+    if not ids:
+        return "no resource"
+    if len(ids) > LOGGED_IDS:
+        return ", ".join(ids[:LOGGED_IDS]) + f" and {len(ids) - LOGGED_IDS} more"
+    return ", ".join(ids)

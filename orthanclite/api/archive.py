@@ -174,10 +174,10 @@ async def _archive_response(
         plan_archive, context, targets, media, _is_extended(request, options)
     )
     logger.info(
-        "Sending %s of %s: %d instances",
+        "Sending %s of %s: %d series",
         "media" if media else "archive",
         plan.description,
-        len(plan.members),
+        len(plan.series),
     )
     return StreamingResponse(
         _stream(context, plan),

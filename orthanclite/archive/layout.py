@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,57 +85,51 @@ class Branch:
     series_tags: Mapping[str, Any]
 
 
-def archive_order(items: Iterable[tuple[Branch, int]]) -> list[int]:
-    """Return the positions of the items in archive order.
+class ArchiveLayout:
+    """Names the ZIP members of instances given in archive order.
 
-    Patients, studies and series are sorted by Orthanc ID, instances by
-    insertion order (their index row, the second member of each item).
+    Patients, studies and series must come sorted by Orthanc ID, and the
+    instances of a series together, in insertion order.
     """
-    keyed = [
-        (branch.patient_id, branch.study_id, branch.series_id, row, position)
-        for position, (branch, row) in enumerate(items)
-    ]
-    keyed.sort()
-    return [key[-1] for key in keyed]
 
+    def __init__(self) -> None:
+        self._unique = UniqueNames()
+        self._folders: dict[tuple[str, ...], str] = {}
+        self._counters: Counter[str] = Counter()
+        self._patterns: dict[str, str] = {}
 
-def archive_names(branches: Iterable[Branch]) -> Iterator[str]:
-    """Yield the ZIP member name of each instance, given in archive order."""
-    unique = UniqueNames()
-    folders: dict[tuple[str, ...], str] = {}
-    counters: Counter[str] = Counter()
-    patterns: dict[str, str] = {}
-    for branch in branches:
-        patient_key = (branch.patient_id,)
-        if patient_key not in folders:
-            folders[patient_key] = unique.unique(
-                "", folder_name("Patient", branch.patient_tags)
-            )
-        patient = folders[patient_key]
-
-        study_key = (branch.patient_id, branch.study_id)
-        if study_key not in folders:
-            folders[study_key] = unique.unique(
-                patient, folder_name("Study", branch.study_tags)
-            )
-        study = folders[study_key]
-
+    def member_name(self, branch: Branch) -> str:
+        """Return the member name of the next instance of ``branch``."""
+        patient = self._folder((branch.patient_id,), "", "Patient", branch.patient_tags)
+        study = self._folder(
+            (branch.patient_id, branch.study_id), patient, "Study", branch.study_tags
+        )
         series_key = (branch.patient_id, branch.study_id, branch.series_id)
-        if series_key not in folders:
-            path = f"{patient}/{study}"
-            name = unique.unique(path, folder_name("Series", branch.series_tags))
-            folders[series_key] = f"{patient}/{study}/{name}"
-            patterns[branch.series_id] = file_name_pattern(
-                str(branch.series_tags.get("Modality") or "")
-            )
-        series = folders[series_key]
+        series = self._folder(
+            series_key, f"{patient}/{study}", "Series", branch.series_tags
+        )
+        if series_key not in self._patterns:
+            modality = str(branch.series_tags.get("Modality") or "")
+            self._patterns[series_key] = file_name_pattern(modality)
 
-        number = counters[series]
-        counters[series] += 1
-        yield f"{series}/{patterns[branch.series_id].format(number)}"
+        path = f"{patient}/{study}/{series}"
+        number = self._counters[path]
+        self._counters[path] += 1
+        return f"{path}/{self._patterns[series_key].format(number)}"
+
+    def _folder(
+        self,
+        key: tuple[str, ...],
+        parent: str,
+        level_name: str,
+        tags: Mapping[str, Any],
+    ) -> str:
+        if key not in self._folders:
+            name = folder_name(level_name, tags)
+            self._folders[key] = self._unique.unique(parent, name)
+        return self._folders[key]
 
 
-def media_names(count: int) -> Iterator[str]:
-    """Yield the member names of the instances of a media archive."""
-    for number in range(count):
-        yield f"IMAGES/IM{number}"
+def media_name(number: int) -> str:
+    """Return the member name of the instance ``number`` of a media archive."""
+    return f"IMAGES/IM{number}"

@@ -188,22 +188,53 @@ class ArchiveParent:
     patient_tags: dict[str, Any] | None
 
 
-def archive_instances(
+def archive_series(
     session: Session, resource_ids: Sequence[int]
-) -> list[ArchiveInstance]:
-    """Return the instances with a DICOM file below (or among) several resources.
+) -> dict[int, set[int] | None]:
+    """Return the series that hold the instances of an archive of several resources.
 
-    The instances come in insertion order, each once even when the resources
-    overlap.
+    Each series maps to the ids of the instances chosen in it, or to None
+    when all its instances are (a patient, study or series was chosen).
     """
-    tree = (
-        select(Resource.id)
-        .where(Resource.id.in_(resource_ids))
-        .cte("tree", recursive=True)
-    )
-    child = aliased(Resource)
-    tree = tree.union(select(child.id).where(child.parent_id == tree.c.id))
-    rows = session.execute(
+    targets = session.execute(
+        select(Resource.id, Resource.level, Resource.parent_id).where(
+            Resource.id.in_(resource_ids)
+        )
+    ).all()
+    chosen: dict[int, set[int] | None] = {}
+    upper = [row.id for row in targets if row.level < Level.INSTANCE]
+    if upper:
+        tree = (
+            select(Resource.id, Resource.level)
+            .where(Resource.id.in_(upper))
+            .cte("tree", recursive=True)
+        )
+        child = aliased(Resource)
+        tree = tree.union(
+            select(child.id, child.level).where(
+                child.parent_id == tree.c.id, child.level <= int(Level.SERIES)
+            )
+        )
+        for series_id in session.execute(
+            select(tree.c.id).where(tree.c.level == int(Level.SERIES))
+        ).scalars():
+            chosen[series_id] = None
+    for row in targets:
+        if row.level == Level.INSTANCE and row.parent_id is not None:
+            instances = chosen.setdefault(row.parent_id, set())
+            if instances is not None:
+                instances.add(row.id)
+    return chosen
+
+
+def archive_instances(
+    session: Session, series_id: int, instance_ids: set[int] | None = None
+) -> list[ArchiveInstance]:
+    """Return the instances of a series that have a DICOM file, in insertion order.
+
+    ``instance_ids`` keeps only those instances; None keeps them all.
+    """
+    query = (
         select(
             Resource.id,
             Resource.public_id,
@@ -214,12 +245,13 @@ def archive_instances(
         )
         .join(Attachment, Attachment.resource_id == Resource.id)
         .where(
-            Resource.id.in_(select(tree.c.id)),
-            Resource.level == int(Level.INSTANCE),
+            Resource.parent_id == series_id,
             Attachment.content_type == DICOM_ATTACHMENT,
         )
         .order_by(Resource.id)
     )
+    if instance_ids is not None:
+        query = query.where(Resource.id.in_(sorted(instance_ids)))
     return [
         ArchiveInstance(
             row.id,
@@ -230,7 +262,7 @@ def archive_instances(
             row.main_tags.get("SOPInstanceUID", ""),
             row.main_tags.get("InstanceNumber", ""),
         )
-        for row in rows
+        for row in session.execute(query)
     ]
 
 
@@ -256,7 +288,11 @@ def archive_parents(
         missing = set()
         for row in found:
             parents[row.id] = ArchiveParent(
-                row.id, Level(row.level), row.public_id, row.parent_id, row.main_tags,
+                row.id,
+                Level(row.level),
+                row.public_id,
+                row.parent_id,
+                row.main_tags,
                 row.patient_tags,
             )
             if row.parent_id is not None and row.parent_id not in parents:

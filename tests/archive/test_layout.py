@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from orthanclite.archive.layout import (
+    ArchiveLayout,
     Branch,
     UniqueNames,
-    archive_names,
-    archive_order,
     clean_name,
     file_name_pattern,
     folder_name,
-    media_names,
+    media_name,
 )
 
 
@@ -90,37 +89,28 @@ def _branch(patient: str, study: str, series: str, modality: str = "OT") -> Bran
     )
 
 
-def test_archive_order_sorts_parents_by_id() -> None:
-    items = [(_branch("p2", "s", "x"), 1), (_branch("p1", "s", "x"), 2)]
-    assert archive_order(items) == [1, 0]
-
-
-def test_archive_order_keeps_instance_insertion() -> None:
-    branch = _branch("p", "s", "x")
-    items = [(branch, 5), (branch, 3), (branch, 4)]
-    assert archive_order(items) == [1, 2, 0]
-
-
-def test_archive_names_counter_per_series() -> None:
+def test_layout_counter_per_series() -> None:
     branches = [
         _branch("p", "s", "a"),
         _branch("p", "s", "a"),
         _branch("p", "s", "b", "CT"),
     ]
-    assert list(archive_names(branches)) == [
+    layout = ArchiveLayout()
+    assert [layout.member_name(branch) for branch in branches] == [
         "p/Unknown Study/OT/OT000000.dcm",
         "p/Unknown Study/OT/OT000001.dcm",
         "p/Unknown Study/CT/CT000000.dcm",
     ]
 
 
-def test_archive_names_same_series_name() -> None:
+def test_layout_same_series_name() -> None:
     branches = [_branch("p", "s", "a"), _branch("p", "s", "b")]
-    assert list(archive_names(branches)) == [
+    layout = ArchiveLayout()
+    assert [layout.member_name(branch) for branch in branches] == [
         "p/Unknown Study/OT/OT000000.dcm",
         "p/Unknown Study/OT-2/OT000000.dcm",
     ]
 
 
-def test_media_names() -> None:
-    assert list(media_names(3)) == ["IMAGES/IM0", "IMAGES/IM1", "IMAGES/IM2"]
+def test_media_name() -> None:
+    assert media_name(12) == "IMAGES/IM12"
