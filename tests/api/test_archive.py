@@ -219,6 +219,13 @@ def test_patient_studies_sorted_by_id(http: httpx.Client) -> None:
     assert accessions == [f"A{studies.index(answer)}" for answer in by_id]
 
 
+def test_shared_patient_id_uses_study_name(http: httpx.Client) -> None:
+    upload(http, make_dicom("COMMON", unique_uid("hello"), PatientName="HELLO"))
+    world = upload(http, make_dicom("COMMON", unique_uid("world"), PatientName="WORLD"))
+    with open_zip(http.get(f"/studies/{world['ParentStudy']}/archive")) as archive:
+        assert archive.namelist()[0].startswith("COMMON WORLD/")
+
+
 def test_series_archive(http: httpx.Client) -> None:
     answer = upload(http, pydicom_file("CT_small.dcm").read_bytes())
     with open_zip(http.get(f"/series/{answer['ParentSeries']}/archive")) as archive:
