@@ -4,7 +4,7 @@
 archive, sorted as Orthanc sorts them. ``archive_chunks`` then reads the
 instances of one series at a time from the index, in a short read
 transaction, and their files from the storage area while the ZIP is sent.
-So memory holds one series' list of instances, never the whole study.
+So memory keeps one series' list of instances, never the whole study's.
 
 A resource deleted during the download loses its instances and files: the
 members not sent yet are left out of the archive (and of its DICOMDIR).
