@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from orthanclite import __version__
-from orthanclite.api import content, images, instances, resources, system
+from orthanclite.api import archive, content, images, instances, resources, system
 from orthanclite.api import changes, resource_info, tools
 from orthanclite.api.errors import UnexpectedErrorMiddleware, register_error_handlers
 from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddleware
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resource_info.router)
     app.include_router(content.router)
     app.include_router(images.router)
+    app.include_router(archive.router)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(GzipJSONMiddleware)
     app.add_middleware(NormalizePathMiddleware)

@@ -134,6 +134,14 @@ class Settings(BaseSettings):
         description="Maximum ratio of uncompressed to compressed size of one ZIP member, "
         "checked once the member exceeds 1 MiB.",
     )
+    archive_compression: Literal["deflated", "stored"] = Field(
+        "deflated",
+        description="How ZIP archives and media store their members: deflated (as "
+        "Orthanc) or stored (no compression, faster).",
+    )
+    archive_compression_level: int = Field(
+        1, ge=0, le=9, description="zlib level of deflated archive members (1: fastest)."
+    )
 
     @property
     def storage_dir(self) -> Path:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from orthanclite.dicom.levels import Level
-from orthanclite.index.models import DICOM_ATTACHMENT, Attachment, Resource
+from orthanclite.index.models import DICOM_ATTACHMENT, Attachment, Metadata, Resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,3 +198,161 @@ def instance_attachment_sizes(session: Session, resource: Resource) -> tuple[int
         ).where(Attachment.resource_id.in_(select(tree.c.id)))
     ).one()
     return int(count), int(compressed), int(uncompressed)
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveInstance:
+    """An instance to put in an archive, with its DICOM file."""
+
+    id: int
+    public_id: str
+    series_id: int
+    uuid: str
+    size: int
+    sop_instance_uid: str
+    instance_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveParent:
+    """A patient, study or series above the instances of an archive."""
+
+    id: int
+    level: Level
+    public_id: str
+    parent_id: int | None
+    main_tags: dict[str, Any]
+    patient_tags: dict[str, Any] | None
+
+
+def archive_series(
+    session: Session, resource_ids: Sequence[int]
+) -> dict[int, set[int] | None]:
+    """Return the series that hold the instances of an archive of several resources.
+
+    Each series maps to the ids of the instances chosen in it, or to None
+    when all its instances are (a patient, study or series was chosen).
+    """
+    targets = session.execute(
+        select(Resource.id, Resource.level, Resource.parent_id).where(
+            Resource.id.in_(resource_ids)
+        )
+    ).all()
+    chosen: dict[int, set[int] | None] = {}
+    upper = [row.id for row in targets if row.level < Level.INSTANCE]
+    if upper:
+        tree = (
+            select(Resource.id, Resource.level)
+            .where(Resource.id.in_(upper))
+            .cte("tree", recursive=True)
+        )
+        child = aliased(Resource)
+        tree = tree.union(
+            select(child.id, child.level).where(
+                child.parent_id == tree.c.id, child.level <= int(Level.SERIES)
+            )
+        )
+        for series_id in session.execute(
+            select(tree.c.id).where(tree.c.level == int(Level.SERIES))
+        ).scalars():
+            chosen[series_id] = None
+    for row in targets:
+        if row.level == Level.INSTANCE and row.parent_id is not None:
+            instances = chosen.setdefault(row.parent_id, set())
+            if instances is not None:
+                instances.add(row.id)
+    return chosen
+
+
+def archive_instances(
+    session: Session, series_id: int, instance_ids: set[int] | None = None
+) -> list[ArchiveInstance]:
+    """Return the instances of a series that have a DICOM file, in insertion order.
+
+    ``instance_ids`` keeps only those instances; None keeps them all.
+    """
+    query = (
+        select(
+            Resource.id,
+            Resource.public_id,
+            Resource.parent_id,
+            Resource.main_tags,
+            Attachment.uuid,
+            Attachment.uncompressed_size,
+        )
+        .join(Attachment, Attachment.resource_id == Resource.id)
+        .where(
+            Resource.parent_id == series_id,
+            Attachment.content_type == DICOM_ATTACHMENT,
+        )
+        .order_by(Resource.id)
+    )
+    if instance_ids is not None:
+        query = query.where(Resource.id.in_(sorted(instance_ids)))
+    return [
+        ArchiveInstance(
+            row.id,
+            row.public_id,
+            row.parent_id,
+            row.uuid,
+            row.uncompressed_size,
+            row.main_tags.get("SOPInstanceUID", ""),
+            row.main_tags.get("InstanceNumber", ""),
+        )
+        for row in session.execute(query)
+    ]
+
+
+def archive_parents(
+    session: Session, series_ids: Sequence[int]
+) -> dict[int, ArchiveParent]:
+    """Return the series, studies and patients above some series, by resource id."""
+    parents: dict[int, ArchiveParent] = {}
+    missing = set(series_ids)
+    while missing:
+        found = []
+        for batch in _batches(sorted(missing)):
+            found += session.execute(
+                select(
+                    Resource.id,
+                    Resource.level,
+                    Resource.public_id,
+                    Resource.parent_id,
+                    Resource.main_tags,
+                    Resource.patient_tags,
+                ).where(Resource.id.in_(batch))
+            ).all()
+        missing = set()
+        for row in found:
+            parents[row.id] = ArchiveParent(
+                row.id,
+                Level(row.level),
+                row.public_id,
+                row.parent_id,
+                row.main_tags,
+                row.patient_tags,
+            )
+            if row.parent_id is not None and row.parent_id not in parents:
+                missing.add(row.parent_id)
+    return parents
+
+
+def instance_metadata(
+    session: Session, instance_ids: Sequence[int], names: Sequence[str]
+) -> dict[int, dict[str, str]]:
+    """Return some metadata values of several instances, by resource id."""
+    values: dict[int, dict[str, str]] = defaultdict(dict)
+    for batch in _batches(instance_ids):
+        for resource_id, name, value in session.execute(
+            select(Metadata.resource_id, Metadata.name, Metadata.value).where(
+                Metadata.resource_id.in_(batch), Metadata.name.in_(names)
+            )
+        ):
+            values[resource_id][name] = value
+    return values
+
+
+def _batches(ids: Sequence[int], size: int = 900) -> Iterator[Sequence[int]]:
+    """Split ids into batches that fit the bound parameters of a SQLite query."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]

@@ -1,0 +1,1 @@
+"""Streaming ZIP archives and DICOMDIR media of patients, studies and series."""
