@@ -21,6 +21,14 @@ from orthanclite.context import ServerContext
 logger = logging.getLogger(__name__)
 
 
+def _remote_clients(settings: Settings) -> str:
+    if settings.remote_access_allowed:
+        return "accepted"
+    if settings.authentication_required:
+        return "accepted with credentials"
+    return "rejected"
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the context opens when the server starts."""
     settings = settings or Settings()
@@ -32,14 +40,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.context = context
         logger.info(
             "orthanclite %s started: storage %s, index %s, REST API of Orthanc %s, "
-            "authentication %s, remote access %s, stable age %d s, overwrite %s, "
+            "authentication %s, remote clients %s, stable age %d s, overwrite %s, "
             "quota %d MB / %d patients (%s)",
             __version__,
             settings.storage_dir.resolve(),
             context.engine.url.render_as_string(hide_password=True),
             settings.orthanc_version,
             "on" if settings.authentication_required else "off",
-            "on" if settings.accepts_remote_clients else "off",
+            _remote_clients(settings),
             settings.stable_age,
             settings.overwrite_instances,
             settings.maximum_storage_size,

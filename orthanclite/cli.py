@@ -159,11 +159,12 @@ def serve(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    # Reading the configuration may log warnings before the level is known.
+    configure_logging()
     if arguments.command == "serve":
         try:
             settings = settings_from_arguments(arguments)
         except (ValueError, OSError) as error:
-            configure_logging()
             logger.error("Invalid configuration: %s", error)
             return 2
         return serve(settings)

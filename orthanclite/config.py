@@ -173,5 +173,10 @@ class Settings(BaseSettings):
         return self.remote_access_allowed or self.authentication_required
 
     @property
+    def reports_labels(self) -> bool:
+        """Tell whether resources show ``Labels``, as Orthanc does from 1.12.0."""
+        return self.api_version >= API_VERSIONS["1.12.0"]
+
+    @property
     def api_version(self) -> int:
         return API_VERSIONS.get(self.orthanc_version, API_VERSIONS["1.10.1"])

@@ -67,6 +67,8 @@ class ServerContext:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.data.mkdir(parents=True, exist_ok=True)
+        if settings.database_url is None and settings.index_directory is not None:
+            settings.index_directory.mkdir(parents=True, exist_ok=True)
         self.storage = FileStorage(settings.storage_dir, settings.staging_dir, settings.fsync)
         self.engine = create_index_engine(settings.effective_database_url)
         self.sessions = create_session_factory(self.engine)
@@ -384,7 +386,13 @@ class ServerContext:
             return self._expand(session, [found], full)[0]
 
     def _expand(self, session: Session, resources: list[Resource], full: bool) -> list[dict]:
-        return expand_resources(session, resources, self.settings.stable_age, full)
+        return expand_resources(
+            session,
+            resources,
+            self.settings.stable_age,
+            full,
+            with_labels=self.settings.reports_labels,
+        )
 
     def instance_file(self, public_id: str) -> tuple[Path, str]:
         """Return the path and UUID of an instance's DICOM file."""

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from orthanclite.dicom.levels import Level
 from orthanclite.dicom.main_tags import expected_instance_count, index_in_series
 from orthanclite.index import queries
+from orthanclite.index.labels import labels_by_resource
 from orthanclite.index.models import Resource
 
 
@@ -23,8 +24,12 @@ def expand_resources(
     resources: list[Resource],
     stable_age: float,
     full: bool = False,
+    with_labels: bool = False,
 ) -> list[dict[str, Any]]:
-    """Return the Orthanc JSON object of each resource, in the same order."""
+    """Return the Orthanc JSON object of each resource, in the same order.
+
+    ``with_labels`` adds ``Labels``, which Orthanc shows from release 1.12.0.
+    """
     if not resources:
         return []
     ids = [resource.id for resource in resources]
@@ -36,6 +41,7 @@ def expand_resources(
     )
     series_ids = [r.id for r in resources if r.level == Level.SERIES]
     instance_tags = queries.children_main_tags(session, series_ids) if series_ids else {}
+    labels = labels_by_resource(session, ids) if with_labels else {}
     now = time.time()
 
     answers = []
@@ -65,6 +71,8 @@ def expand_resources(
             expected = expected_instance_count(resource.main_tags)
             answer["ExpectedNumberOfInstances"] = expected
             answer["Status"] = series_status(expected, instance_tags.get(resource.id, []))
+        if with_labels:
+            answer["Labels"] = labels.get(resource.id, [])
         answers.append(answer)
     return answers
 

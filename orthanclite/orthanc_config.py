@@ -29,6 +29,8 @@ SUPPORTED_OPTIONS = {
     "MaximumPatientCount": "maximum_patient_count",
     "MaximumStorageMode": "maximum_storage_mode",
     "SslCertificate": "ssl_certfile",
+    "DefaultEncoding": "default_encoding",
+    "UserMetadata": "user_metadata",
 }
 # Options whose value is handled by another option or that change nothing here.
 NEUTRAL_OPTIONS = {"SslEnabled", "HttpServerEnabled"}

@@ -209,8 +209,13 @@ class Finder:
             if not request.expand:
                 return index_find.public_ids(session, ids)
             resources = index_find.resources_by_id(session, ids)
+            settings = self.context.settings
             answers = expand_resources(
-                session, resources, self.context.settings.stable_age, request.full
+                session,
+                resources,
+                settings.stable_age,
+                request.full,
+                with_labels=settings.reports_labels,
             )
             if request.short:
                 answers = [_short_tags(answer) for answer in answers]

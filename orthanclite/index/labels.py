@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -56,3 +58,17 @@ def all_labels(session: Session) -> list[str]:
     return list(
         session.execute(select(Label.label).distinct().order_by(Label.label)).scalars()
     )
+
+
+def labels_by_resource(session: Session, resource_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Return the sorted labels of several resources, by resource id."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for start in range(0, len(resource_ids), 5000):
+        chunk = resource_ids[start : start + 5000]
+        for resource_id, label in session.execute(
+            select(Label.resource_id, Label.label)
+            .where(Label.resource_id.in_(chunk))
+            .order_by(Label.label)
+        ):
+            found[resource_id].append(label)
+    return found

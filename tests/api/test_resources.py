@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from pathlib import Path
 
 import httpx
 
@@ -75,7 +76,16 @@ def test_list_expand(client: httpx.Client) -> None:
 def test_patient_shape(client: httpx.Client) -> None:
     answer = upload(client, pydicom_file("CT_small.dcm").read_bytes())
     patient = client.get(f"/patients/{answer['ParentPatient']}").json()
-    assert set(patient) == {"ID", "IsStable", "LastUpdate", "MainDicomTags", "Studies", "Type"}
+    assert set(patient) == {
+        "ID",
+        "IsStable",
+        "Labels",
+        "LastUpdate",
+        "MainDicomTags",
+        "Studies",
+        "Type",
+    }
+    assert patient["Labels"] == []
     assert patient["Type"] == "Patient"
     assert patient["Studies"] == [answer["ParentStudy"]]
     assert patient["IsStable"] is False
@@ -117,6 +127,7 @@ def test_instance_shape(client: httpx.Client) -> None:
         "FileUuid",
         "ID",
         "IndexInSeries",
+        "Labels",
         "MainDicomTags",
         "ParentSeries",
         "Type",
@@ -124,6 +135,31 @@ def test_instance_shape(client: httpx.Client) -> None:
     assert instance["FileSize"] == len(body)
     assert instance["IndexInSeries"] == 1
     assert instance["MainDicomTags"]["SOPInstanceUID"].startswith("1.3.6.1.4.1.5962")
+
+
+def test_labels_shown_on_resources(client: httpx.Client) -> None:
+    answer = upload(client, make_dicom())
+    assert client.put(f"/studies/{answer['ParentStudy']}/labels/urgent").status_code == 200
+    study = client.get(f"/studies/{answer['ParentStudy']}").json()
+    assert study["Labels"] == ["urgent"]
+    listed = client.get("/studies", params={"expand": ""}).json()
+    assert listed[0]["Labels"] == ["urgent"]
+
+
+def test_orthanc_1_10_1_shapes_have_no_labels(tmp_path: Path) -> None:
+    process = ServerProcess(tmp_path / "data", extra_args=["--orthanc-version", "1.10.1"])
+    try:
+        with httpx.Client(base_url=process.url) as client:
+            answer = upload(client, make_dicom())
+            system = client.get("/system").json()
+            assert system["Version"] == "1.10.1"
+            assert system["ApiVersion"] == 16
+            patient = client.get(f"/patients/{answer['ParentPatient']}").json()
+            assert "Labels" not in patient
+            instance = client.get(f"/instances/{answer['ID']}").json()
+            assert "Labels" not in instance
+    finally:
+        process.stop()
 
 
 def test_series_status_complete_and_missing(client: httpx.Client) -> None:
