@@ -245,6 +245,9 @@ class InstanceContent:
         dataset = stored.dataset
         for position in range(0, len(path), 2):
             tag = parse_tag(path[position])
+            if tag >> 16 == 0xFFFE:
+                # Item and sequence delimiters are not elements.
+                raise _no_content(public_id, path[: position + 1])
             if position == 0 and tag == stored.pixel_tag:
                 return self._pixel_content(stored, public_id, path[1:])
             element = dataset.get_item(tag)
@@ -265,7 +268,14 @@ class InstanceContent:
                 continue
             if position + 1 != len(path):
                 raise _no_content(public_id, path)
-            return self._element_bytes(stored, element)
+            try:
+                return self._element_bytes(stored, element)
+            except (ValueError, TypeError, KeyError, NotImplementedError) as error:
+                logger.warning("Cannot read an element of instance %s: %s", public_id, error)
+                raise OrthancError(
+                    ErrorCode.BAD_FILE_FORMAT,
+                    f"The element at /content/{'/'.join(path)} cannot be read: {error}",
+                ) from None
         raise _no_content(public_id, path)
 
     def _top_level_tags(self, stored: StoredDataset) -> list[str]:
@@ -273,7 +283,9 @@ class InstanceContent:
         if stored.pixel_tag is not None:
             tags.append(stored.pixel_tag)
         tags += sorted(stored.trailing._dict)
-        return [tag_key(tag, "-") for tag in tags]
+        # Item and sequence delimiters (group FFFE) found after a damaged
+        # Pixel Data are not elements.
+        return [tag_key(tag, "-") for tag in tags if tag >> 16 != 0xFFFE]
 
     def _element_bytes(self, stored: StoredDataset, element: Any) -> bytes:
         if (
@@ -329,18 +341,15 @@ def _no_content(public_id: str, path: list[str]) -> OrthancError:
 def parse_tag(text: str) -> int:
     """Parse ``gggg-eeee``, ``gggg,eeee``, ``ggggeeee`` or a keyword.
 
-    Raises OrthancError ``UNKNOWN_DICOM_TAG`` with HTTP 500, as Orthanc does.
+    Raises OrthancError ``UNKNOWN_DICOM_TAG`` (HTTP 400; Orthanc answers 500).
     """
     compact = (
         text.replace("-", "").replace(",", "")
         if len(text) == 9 and text[4] in "-,"
         else text
     )
-    if len(compact) == 8:
-        try:
-            return int(compact, 16)
-        except ValueError:
-            pass
+    if len(compact) == 8 and all(c in _HEX_DIGITS for c in compact):
+        return int(compact, 16)
     tag = tag_for_keyword(text)
     if tag is not None:
         return int(tag)
@@ -352,7 +361,11 @@ def parse_tag(text: str) -> int:
 
 
 def _parse_index(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    # str.isdigit() also accepts digits such as "²" that int() rejects.
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 _services: weakref.WeakKeyDictionary[ServerContext, InstanceContent] = (

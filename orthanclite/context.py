@@ -338,6 +338,11 @@ class ServerContext:
                 time.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
 
+    def resource_level(self, public_id: str) -> Level | None:
+        """Return the level of a resource, or None if it does not exist."""
+        with self.engine.connect() as connection:
+            return queries.level_of(connection, public_id)
+
     def _exists(self, level: Level, public_id: str) -> bool:
         with self.engine.connect() as connection:
             return queries.resource_exists(connection, level, public_id)

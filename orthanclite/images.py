@@ -152,7 +152,7 @@ class ImageService:
     def frame_numbers(self, public_id: str) -> list[int]:
         """List the frame indexes of an instance, from Number of Frames."""
         _, dataset = self.dataset(public_id)
-        return list(range(frames.frame_count(dataset)))
+        return list(range(frames.listed_frame_count(dataset)))
 
     def image(self, public_id: str) -> tuple[str, Dataset, ImageInfo]:
         """Return the attachment UUID, the dataset and its Image Pixel module."""
@@ -161,6 +161,10 @@ class ImageService:
             info = frames.image_info(dataset)
         except ImageDecodeError as error:
             raise _unsupported(public_id, error) from None
+        except Exception as error:  # pydicom raises many types on malformed values
+            raise _unsupported(
+                public_id, ImageDecodeError(f"Invalid Image Pixel module: {error}")
+            ) from None
         return uuid, dataset, info
 
     def decoded_frame(

@@ -18,6 +18,10 @@ async def get_context(request: Request) -> ServerContext:
 ContextDep = Annotated[ServerContext, Depends(get_context)]
 
 
+# Largest integer argument: the index stores 64-bit signed integers.
+MAX_INTEGER = 2**63 - 1
+
+
 def has_flag(request: Request, name: str) -> bool:
     """Tell whether a flag argument is present; Orthanc ignores its value."""
     return name in request.query_params
@@ -28,12 +32,18 @@ def integer_argument(request: Request, name: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise OrthancError(
             ErrorCode.PARAMETER_OUT_OF_RANGE,
             f'Argument "{name}" must be an integer, got {value!r}',
         ) from None
+    if not -MAX_INTEGER <= number <= MAX_INTEGER:
+        raise OrthancError(
+            ErrorCode.PARAMETER_OUT_OF_RANGE,
+            f'Argument "{name}" is out of range: {value}',
+        )
+    return number
 
 
 def paging_arguments(request: Request) -> tuple[int | None, int | None]:

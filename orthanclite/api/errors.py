@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -140,9 +141,12 @@ class UnexpectedErrorMiddleware:
 
 async def handle_unexpected_error(request: Request, error: Exception) -> Response:
     logger.exception("Unexpected error in %s %s", request.method, request.url.path)
-    return error_response(
-        request, OrthancError(ErrorCode.INTERNAL_ERROR, f"{type(error).__name__}: {error}")
-    )
+    if isinstance(error, SQLAlchemyError):
+        # The statement text says nothing useful to a client.
+        details = f"The index failed: {type(getattr(error, 'orig', error)).__name__}"
+    else:
+        details = f"{type(error).__name__}: {error}"
+    return error_response(request, OrthancError(ErrorCode.INTERNAL_ERROR, details))
 
 
 def register_error_handlers(app: FastAPI) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -20,10 +21,16 @@ class OrthancJSONResponse(Response):
     media_type = JSON_MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(
-            content,
-            option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-        )
+        try:
+            return orjson.dumps(
+                content,
+                option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+            )
+        except TypeError:
+            # orjson refuses nesting deeper than 254 containers, which the
+            # tags of deeply nested sequences reach; the standard library
+            # module has no such limit.
+            return json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False).encode()
 
 
 def json_response(content: Any, status_code: int = 200) -> OrthancJSONResponse:

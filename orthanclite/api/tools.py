@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from orthanclite.api.deps import ContextDep
 from orthanclite.api.responses import OrthancJSONResponse, json_response
 from orthanclite.context import ServerContext
-from orthanclite.dicom.levels import Level
 from orthanclite.errors import ErrorCode, OrthancError
 from orthanclite.resource_info import ResourceInfo
 from orthanclite.search import Finder, parse_find_request
@@ -118,17 +117,21 @@ async def list_labels(context: ContextDep) -> OrthancJSONResponse:
 
 
 def _delete_many(context: ServerContext, public_ids: list[str]) -> None:
-    for public_id in public_ids:
-        for level in Level:
-            try:
-                context.delete(level, public_id)
-            except OrthancError as error:
-                if error.code != ErrorCode.UNKNOWN_RESOURCE:
-                    raise
-                continue
-            break
-        else:
-            logger.info("Bulk delete skipped unknown resource %s", public_id)
+    skipped = 0
+    for public_id in dict.fromkeys(public_ids):
+        level = context.resource_level(public_id)
+        if level is None:
+            skipped += 1
+            continue
+        try:
+            context.delete(level, public_id)
+        except OrthancError as error:
+            # Deleted meanwhile, or with an ancestor named earlier in the list.
+            if error.code != ErrorCode.UNKNOWN_RESOURCE:
+                raise
+            skipped += 1
+    if skipped:
+        logger.info("Bulk delete skipped %d unknown resources", skipped)
 
 
 @router.post("/tools/bulk-delete")

@@ -217,8 +217,17 @@ class DicomDirWriter:
         record.ReferencedSOPClassUIDInFile = instance.sop_class_uid
         record.ReferencedSOPInstanceUIDInFile = instance.sop_instance_uid
         record.ReferencedTransferSyntaxUIDInFile = instance.transfer_syntax_uid
-        record.InstanceNumber = instance.instance_number.strip()
+        number = instance.instance_number.strip()
+        # An IS value that is not an integer (a damaged file) is left out
+        # rather than failing the archive after its first bytes are sent.
+        if _is_integer_string(number):
+            record.InstanceNumber = number
         return record
+
+
+def _is_integer_string(text: str) -> bool:
+    digits = text[1:] if text[:1] in "+-" else text
+    return digits.isascii() and digits.isdigit() and len(text) <= 12
 
 
 def _text(tags: Mapping[str, Any], keyword: str) -> str:

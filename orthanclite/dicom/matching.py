@@ -89,6 +89,11 @@ class ValuePattern:
         return any(_matches(alternative, value) for alternative in self.alternatives)
 
 
+# Alternatives separated by "\\" in one value: each becomes one SQL condition,
+# and SQLite refuses expressions nested more than 1,000 deep.
+MAX_ALTERNATIVES = 256
+
+
 def parse_pattern(tag: int, pattern: str, case_sensitive: bool) -> ValuePattern | None:
     """Parse a /tools/find pattern; return None for ``""``, which matches anything.
 
@@ -99,8 +104,13 @@ def parse_pattern(tag: int, pattern: str, case_sensitive: bool) -> ValuePattern 
     vr = tag_vr(tag)
     if not case_sensitive:
         pattern = fold_case(vr, pattern)
+    parts = pattern.split("\\")
+    if len(parts) > MAX_ALTERNATIVES:
+        raise InvalidPattern(
+            f"Too many alternatives ({len(parts)}) for one tag; at most {MAX_ALTERNATIVES}"
+        )
     alternatives = []
-    for part in pattern.split("\\"):
+    for part in parts:
         if vr in RANGE_VRS and "-" in part:
             low, _, high = part.partition("-")
             alternatives.append(

@@ -141,6 +141,28 @@ def frame_count(dataset: Dataset) -> int:
     return max(count, 1)
 
 
+def listed_frame_count(dataset: Dataset) -> int:
+    """Return Number of Frames, bounded by what the Pixel Data can hold.
+
+    A forged Number of Frames (2,147,483,647 in a 64x64 image) must not make
+    ``/frames`` build a list of that size. Each stored frame takes at least
+    one byte, and a whole frame when the data is not compressed.
+    """
+    declared = frame_count(dataset)
+    keywords = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+    keyword = next((k for k in keywords if k in dataset), None)
+    if keyword is None:
+        return 1
+    stored = len(dataset[keyword].value or b"")
+    try:
+        info = image_info(dataset)
+    except Exception:  # pydicom raises many types on malformed values
+        return max(1, min(declared, stored))
+    if info.is_encapsulated or info.stored_frame_bytes == 0:
+        return max(1, min(declared, stored))
+    return max(1, min(declared, stored // info.stored_frame_bytes))
+
+
 def image_info(dataset: Dataset) -> ImageInfo:
     """Collect the Image Pixel module of ``dataset``.
 

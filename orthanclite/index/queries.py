@@ -34,6 +34,17 @@ _RESOURCE_EXISTS = select(Resource.__table__.c.id).where(
 )
 
 
+_LEVEL_OF = select(Resource.__table__.c.level).where(
+    Resource.__table__.c.public_id == bindparam("public_id")
+)
+
+
+def level_of(connection: Connection, public_id: str) -> Level | None:
+    """Return the level of the resource with this identifier, if any."""
+    level = connection.execute(_LEVEL_OF, {"public_id": public_id}).scalar()
+    return None if level is None else Level(level)
+
+
 def resource_exists(connection: Connection, level: Level, public_id: str) -> bool:
     """Tell whether a resource exists, with a plain connection (no ORM)."""
     result = connection.execute(_RESOURCE_EXISTS, {"public_id": public_id, "level": int(level)})

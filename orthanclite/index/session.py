@@ -19,6 +19,8 @@ def create_index_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
+            # Error messages would otherwise quote parameters: patient names.
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=16,
             max_overflow=32,
@@ -27,7 +29,9 @@ def create_index_engine(url: str) -> Engine:
         # pysqlite's own transaction handling would delay BEGIN; take it over.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
-    return create_engine(url, pool_size=16, max_overflow=32, pool_pre_ping=True)
+    return create_engine(
+        url, hide_parameters=True, pool_size=16, max_overflow=32, pool_pre_ping=True
+    )
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
