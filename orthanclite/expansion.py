@@ -35,10 +35,10 @@ def expand_resources(
     ids = [resource.id for resource in resources]
     parent_ids = [resource.parent_id for resource in resources if resource.parent_id]
     parents = queries.public_ids_by_id(session, parent_ids) if parent_ids else {}
-    children = queries.children_public_ids(session, ids)
-    attachments = queries.dicom_attachments(
-        session, [r.id for r in resources if r.level == Level.INSTANCE]
-    )
+    with_children = [r.id for r in resources if r.level != Level.INSTANCE]
+    children = queries.children_public_ids(session, with_children) if with_children else {}
+    instance_ids = [r.id for r in resources if r.level == Level.INSTANCE]
+    attachments = queries.dicom_attachments(session, instance_ids) if instance_ids else {}
     series_ids = [r.id for r in resources if r.level == Level.SERIES]
     instance_tags = queries.children_main_tags(session, series_ids) if series_ids else {}
     labels = labels_by_resource(session, ids) if with_labels else {}
