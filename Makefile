@@ -4,7 +4,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?= -n 2
+# Each test file runs in one worker, so module-scoped servers start once.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test install install-test bench lint clean
