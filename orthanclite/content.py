@@ -341,7 +341,7 @@ def _no_content(public_id: str, path: list[str]) -> OrthancError:
 def parse_tag(text: str) -> int:
     """Parse ``gggg-eeee``, ``gggg,eeee``, ``ggggeeee`` or a keyword.
 
-    Raises OrthancError ``UNKNOWN_DICOM_TAG`` (HTTP 400; Orthanc answers 500).
+    Raises OrthancError ``UNKNOWN_DICOM_TAG`` (HTTP 400, where Orthanc returns 500).
     """
     compact = (
         text.replace("-", "").replace(",", "")

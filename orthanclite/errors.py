@@ -2,7 +2,7 @@
 
 The numbers, descriptions and HTTP statuses follow the table printed by
 ``Orthanc --errors`` (Orthanc 1.10.1). A code without an HTTP status of its own
-is answered with 500, as Orthanc does.
+gets HTTP 500, as in Orthanc.
 """
 
 from __future__ import annotations

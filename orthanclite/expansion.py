@@ -1,6 +1,6 @@
 """Orthanc's JSON form of resources, built from index rows.
 
-``expand_resources`` answers ``GET /{level}/{id}`` and ``?expand`` lists with
+``expand_resources`` builds the responses of ``GET /{level}/{id}`` and ``?expand`` lists with
 a fixed number of queries, whatever the number of resources.
 """
 

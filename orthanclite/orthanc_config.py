@@ -1,7 +1,7 @@
 """Reading an Orthanc configuration file (JSON with comments).
 
 Only the options that orthanclite implements are taken; the others are
-listed in a warning so that nobody believes they apply.
+listed in a warning, because they have no effect here.
 """
 
 from __future__ import annotations

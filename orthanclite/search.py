@@ -421,7 +421,7 @@ def _computed_tags(
 
 
 def _short_tags(answer: dict[str, Any]) -> dict[str, Any]:
-    """Replace keywords by ``gggg,eeee`` keys in the main tags, as ``Short`` asks."""
+    """Replace keywords by ``gggg,eeee`` keys in the main tags, as ``Short`` requests."""
     for key in ("MainDicomTags", "PatientMainDicomTags"):
         if key in answer:
             answer[key] = {

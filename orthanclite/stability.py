@@ -19,7 +19,7 @@ class StabilityMonitor:
     def __init__(self, context: ServerContext) -> None:
         self.context = context
         self.stable_age = context.settings.stable_age
-        # Check four times per stable age, at most once a second.
+        # Check four times per stable age, and at least once a second.
         self.interval = min(1.0, self.stable_age / 4)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stability", daemon=True)

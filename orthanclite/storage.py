@@ -45,7 +45,7 @@ def write_error(error: OSError) -> OrthancError:
 
 
 class FileStorage:
-    """The storage area below one root folder; knows nothing about DICOM."""
+    """The storage area below one root folder, independent of DICOM."""
 
     def __init__(self, root: Path, staging: Path, fsync: bool = True) -> None:
         self.root = root

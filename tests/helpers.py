@@ -81,7 +81,7 @@ class ServerProcess:
                 self.port = int(bound.group(1))
                 self.url = f"{self.scheme}://127.0.0.1:{self.port}"
             try:
-                # Any answer will do: with authentication, /system answers 401.
+                # Any response will do: with authentication, /system returns 401.
                 httpx.get(self.url + "/system", timeout=1, verify=False)
                 return
             except httpx.HTTPError:

@@ -103,7 +103,7 @@ async def handle_validation_error(request: Request, error: Exception) -> Respons
 
 
 class UnexpectedErrorMiddleware:
-    """Answer an unexpected exception with Orthanc's 500 body, keeping the connection.
+    """Return Orthanc's 500 body for an unexpected exception, keeping the connection.
 
     Starlette's own handler for ``Exception`` re-raises after answering, so
     the server closes the keep-alive connection; catching the exception here
@@ -130,7 +130,7 @@ class UnexpectedErrorMiddleware:
         except Exception as error:
             if started:
                 logger.exception(
-                    "Unexpected error after the answer started: %s %s",
+                    "Unexpected error after the response started: %s %s",
                     scope["method"],
                     scope["path"],
                 )
@@ -142,7 +142,7 @@ class UnexpectedErrorMiddleware:
 async def handle_unexpected_error(request: Request, error: Exception) -> Response:
     logger.exception("Unexpected error in %s %s", request.method, request.url.path)
     if isinstance(error, SQLAlchemyError):
-        # The statement text says nothing useful to a client.
+        # The SQL statement is of no use to a client, so only the error type is sent.
         details = f"The index failed: {type(getattr(error, 'orig', error)).__name__}"
     else:
         details = f"{type(error).__name__}: {error}"

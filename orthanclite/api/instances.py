@@ -33,7 +33,7 @@ MAX_FORM_FIELDS = 1_000
 async def upload_instances(request: Request, context: ContextDep) -> OrthancJSONResponse:
     """Store a DICOM file, every DICOM file of a ZIP, or the files of a form.
 
-    A ZIP or a form with several files answers an array with one result per
+    A ZIP or a form with several files returns an array with one result per
     stored file.
     """
     origin = UploadOrigin(remote_ip=request.client.host if request.client else "")

@@ -1,4 +1,4 @@
-"""ASGI middleware: Orthanc's path rules and gzip compression of JSON answers."""
+"""ASGI middleware: Orthanc's path rules and gzip compression of JSON responses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REPEATED_SLASHES = re.compile(r"/{2,}")
-# JSON answers shorter than this are sent as they are.
+# JSON responses shorter than this are sent uncompressed.
 GZIP_MINIMUM_SIZE = 1024
 
 
@@ -30,7 +30,7 @@ class NormalizePathMiddleware:
 
 
 class GzipJSONMiddleware:
-    """Compress JSON answers when the client accepts gzip.
+    """Compress JSON responses when the client accepts gzip.
 
     DICOM files, images and archives are sent as they are: they gain little
     from compression and cost CPU.

@@ -22,7 +22,7 @@ _BOOLEANS = {"0": False, "false": False, "1": True, "true": True}
 
 
 def _unknown_patient(public_id: str) -> OrthancError:
-    # Orthanc answers 400 "Parameter out of range" here, not 404.
+    # Orthanc returns 400 "Parameter out of range" here, not 404.
     return OrthancError(
         ErrorCode.PARAMETER_OUT_OF_RANGE, f"No patient with ID {public_id!r}"
     )

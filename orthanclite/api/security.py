@@ -86,7 +86,7 @@ def _is_loopback(host: str) -> bool:
 
 
 async def _send_error(scope: Scope, send: Send, error: OrthancError) -> None:
-    """Answer with Orthanc's error body and close the connection.
+    """Send Orthanc's error body and close the connection.
 
     The request body is not read, so the connection cannot carry another
     request; closing it also stops a client waiting for ``100 Continue``.

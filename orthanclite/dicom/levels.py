@@ -15,7 +15,7 @@ class Level(enum.IntEnum):
 
     @property
     def type_name(self) -> str:
-        """Name used in JSON answers (``Type``): Patient, Study, Series, Instance."""
+        """Name used in JSON responses (``Type``): Patient, Study, Series, Instance."""
         return self.name.capitalize()
 
     @property
@@ -25,12 +25,12 @@ class Level(enum.IntEnum):
 
     @property
     def children_key(self) -> str:
-        """Key listing the children in a resource answer (``Studies``, ...)."""
+        """Key listing the children in a resource response (``Studies``, ...)."""
         return _CHILDREN_KEYS[self]
 
     @property
     def parent_key(self) -> str:
-        """Key naming the parent in a resource answer (``ParentPatient``, ...)."""
+        """Key naming the parent in a resource response (``ParentPatient``, ...)."""
         return "Parent" + Level(self - 1).type_name
 
     @classmethod

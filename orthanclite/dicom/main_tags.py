@@ -1,7 +1,7 @@
 """Orthanc's main DICOM tags: the values indexed for each resource level.
 
 The lists are those that Orthanc 1.10.1 shows in ``MainDicomTags``, as
-observed by uploading a file that holds every candidate tag.
+observed by uploading a file that contains every candidate tag.
 """
 
 from __future__ import annotations
