@@ -344,8 +344,7 @@ class ServerContext:
             return queries.level_of(connection, public_id)
 
     def _exists(self, level: Level, public_id: str) -> bool:
-        with self.engine.connect() as connection:
-            return queries.resource_exists(connection, level, public_id)
+        return self.resource_level(public_id) == level
 
     # -- reading -----------------------------------------------------------
 

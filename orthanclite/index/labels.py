@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from orthanclite.errors import ErrorCode, OrthancError
 from orthanclite.index.models import Label
+from orthanclite.index.queries import in_chunks
 
 # Orthanc 1.12 accepts letters, digits, "_" and "-", up to 64 characters.
 _LABEL = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -63,8 +64,7 @@ def all_labels(session: Session) -> list[str]:
 def labels_by_resource(session: Session, resource_ids: Sequence[int]) -> dict[int, list[str]]:
     """Return the sorted labels of several resources, by resource id."""
     found: dict[int, list[str]] = defaultdict(list)
-    for start in range(0, len(resource_ids), 5000):
-        chunk = resource_ids[start : start + 5000]
+    for chunk in in_chunks(resource_ids):
         for resource_id, label in session.execute(
             select(Label.resource_id, Label.label)
             .where(Label.resource_id.in_(chunk))

@@ -28,12 +28,6 @@ def find_resource(session: Session, level: Level, public_id: str) -> Resource | 
     ).scalar_one_or_none()
 
 
-_RESOURCE_EXISTS = select(Resource.__table__.c.id).where(
-    Resource.__table__.c.public_id == bindparam("public_id"),
-    Resource.__table__.c.level == bindparam("level"),
-)
-
-
 _LEVEL_OF = select(Resource.__table__.c.level).where(
     Resource.__table__.c.public_id == bindparam("public_id")
 )
@@ -43,12 +37,6 @@ def level_of(connection: Connection, public_id: str) -> Level | None:
     """Return the level of the resource with this identifier, if any."""
     level = connection.execute(_LEVEL_OF, {"public_id": public_id}).scalar()
     return None if level is None else Level(level)
-
-
-def resource_exists(connection: Connection, level: Level, public_id: str) -> bool:
-    """Tell whether a resource exists, with a plain connection (no ORM)."""
-    result = connection.execute(_RESOURCE_EXISTS, {"public_id": public_id, "level": int(level)})
-    return result.first() is not None
 
 
 def list_public_ids(
@@ -75,7 +63,8 @@ def list_resources(
 IN_CHUNK = 5000
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+def in_chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    """Split identifiers into lists short enough for one IN (...) clause."""
     for start in range(0, len(ids), IN_CHUNK):
         yield ids[start : start + IN_CHUNK]
 
@@ -83,7 +72,7 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
 def children_public_ids(session: Session, parent_ids: Sequence[int]) -> dict[int, list[str]]:
     """Return the children of several resources, each list in insertion order."""
     children: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(parent_ids):
+    for chunk in in_chunks(parent_ids):
         for parent_id, public_id in session.execute(
             select(Resource.parent_id, Resource.public_id)
             .where(Resource.parent_id.in_(chunk))
@@ -96,7 +85,7 @@ def children_public_ids(session: Session, parent_ids: Sequence[int]) -> dict[int
 def children_main_tags(session: Session, parent_ids: Sequence[int]) -> dict[int, list[dict]]:
     """Return the main tags of the children of several resources."""
     tags: dict[int, list[dict]] = defaultdict(list)
-    for chunk in _chunks(parent_ids):
+    for chunk in in_chunks(parent_ids):
         for parent_id, main_tags in session.execute(
             select(Resource.parent_id, Resource.main_tags)
             .where(Resource.parent_id.in_(chunk))
@@ -108,7 +97,7 @@ def children_main_tags(session: Session, parent_ids: Sequence[int]) -> dict[int,
 
 def public_ids_by_id(session: Session, ids: Sequence[int]) -> dict[int, str]:
     found: dict[int, str] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         found.update(
             session.execute(
                 select(Resource.id, Resource.public_id).where(Resource.id.in_(chunk))
@@ -120,7 +109,7 @@ def public_ids_by_id(session: Session, ids: Sequence[int]) -> dict[int, str]:
 def dicom_attachments(session: Session, instance_ids: Sequence[int]) -> dict[int, AttachmentInfo]:
     """Return the DICOM attachment of several instances, by resource id."""
     found: dict[int, AttachmentInfo] = {}
-    for chunk in _chunks(instance_ids):
+    for chunk in in_chunks(instance_ids):
         for row in session.execute(
             select(
                 Attachment.resource_id,
@@ -147,14 +136,14 @@ def descendants(session: Session, resource: Resource, level: Level) -> list[Reso
         query_level = Level(query_level + 1)
         current = sorted(
             child
-            for chunk in _chunks(current)
+            for chunk in in_chunks(current)
             for child in session.execute(
                 select(Resource.id).where(Resource.parent_id.in_(chunk))
             ).scalars()
         )
     found = [
         resource
-        for chunk in _chunks(current)
+        for chunk in in_chunks(current)
         for resource in session.execute(
             select(Resource).where(Resource.parent_id.in_(chunk))
         ).scalars()
