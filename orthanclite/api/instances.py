@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
+from starlette.types import Message, Receive
 
 from orthanclite.api.deps import ContextDep
 from orthanclite.api.responses import OrthancJSONResponse, json_response
@@ -157,9 +158,10 @@ async def _store_form(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    # NOTE: a chunked form upload without Content-Length is not size-limited;
-    # Starlette spools each file part to a temporary file as it arrives.
-    async with request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS) as form:
+    # A chunked upload declares no length, so the bytes are counted as they
+    # arrive; Starlette spools each file part to a temporary file meanwhile.
+    counted = Request(request.scope, _limited_receive(request.receive, limit))
+    async with counted.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS) as form:
         uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if not uploads:
             raise OrthancError(
@@ -171,6 +173,21 @@ async def _store_form(
             answer = await run_in_threadpool(context.store_upload, staged, origin)
             answers.extend(answer if isinstance(answer, list) else [answer])
     return answers[0] if len(uploads) == 1 and len(answers) == 1 else answers
+
+
+def _limited_receive(receive: Receive, limit: int) -> Receive:
+    """Wrap ``receive`` so that a body longer than ``limit`` raises a 413 error."""
+    received = 0
+
+    async def receive_limited() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise _too_large(limit)
+        return message
+
+    return receive_limited
 
 
 def _stage_upload_file(context: ServerContext, upload: UploadFile) -> StagedFile:

@@ -172,6 +172,24 @@ def test_chunked_body_over_limit_is_413(small_limit: ServerProcess) -> None:
     assert response.status_code == 413
 
 
+def test_chunked_form_over_limit_is_413(small_limit: ServerProcess) -> None:
+    boundary = "orthanclite-test-boundary"
+    part = make_dicom(ImageComments="x" * 3000)
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="a.dcm"\r\n'
+        "Content-Type: application/dicom\r\n\r\n"
+    ).encode() + part + f"\r\n--{boundary}--\r\n".encode()
+    chunks = (body[i : i + 500] for i in range(0, len(body), 500))
+    response = httpx.post(
+        small_limit.url + "/instances",
+        content=chunks,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413
+    assert httpx.get(small_limit.url + "/instances").json() == []
+
+
 def test_gzip_bomb_is_413(small_limit: ServerProcess) -> None:
     bomb = gzip.compress(b"\0" * 1_000_000)
     assert len(bomb) < 2000
