@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from orthanclite import __version__
 from orthanclite.api import archive, content, images, instances, resources, system
@@ -77,6 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(content.router)
     app.include_router(images.router)
     app.include_router(archive.router)
+    # Uploads are the busiest route: serve them first as a plain Starlette
+    # route, which skips FastAPI's request parsing and dependency solving.
+    # The FastAPI route stays for the OpenAPI description.
+    app.router.routes.insert(
+        0, Route("/instances", instances.upload_instances, methods=["POST"])
+    )
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(GzipJSONMiddleware)
     app.add_middleware(NormalizePathMiddleware)

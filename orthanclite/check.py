@@ -65,21 +65,20 @@ def settle_pending_files(
 ) -> int:
     """Remove the files that a crash left in the tree without an index row.
 
-    Only the files named by pending markers are looked at, so start-up stays
-    as cheap with a million files as with ten. A marker whose UUID is in the
-    index belongs to a store that committed, or to a delete that rolled back:
-    its file stays. Returns the number of files removed.
+    Only the files left pending by the journals (and the markers of earlier
+    versions) are looked at, so start-up stays as cheap with a million files
+    as with ten. A pending UUID that is in the index belongs to a store that
+    committed, or to a delete that rolled back: its file stays. Returns the
+    number of files removed.
     """
     pending = storage.pending_uuids()
-    if not pending:
-        return 0
-    indexed = is_indexed(pending)
+    indexed = is_indexed(pending) if pending else set()
     removed = 0
     for uuid in pending:
         if uuid not in indexed and storage.path(uuid).exists():
             storage.remove(uuid)
             removed += 1
-    storage.clear_pending(pending)
+    storage.forget_pending()
     return removed
 
 

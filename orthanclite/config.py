@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         return self.data / "staging"
 
     @property
+    def pending_dir(self) -> Path:
+        """Folder of the pending journals (see ``orthanclite.storage``)."""
+        return self.data / "pending"
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url

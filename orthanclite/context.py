@@ -7,6 +7,7 @@ the HTTP layer calls it from worker threads.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import threading
@@ -17,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -26,7 +28,6 @@ from orthanclite.check import settle_pending_files
 from orthanclite.config import Settings
 from orthanclite.dicom.levels import Level
 from orthanclite.dicom.parsing import (
-    DicomDirectoryError,
     DicomParseError,
     ParsedInstance,
     parse_instance,
@@ -69,7 +70,9 @@ class ServerContext:
         settings.data.mkdir(parents=True, exist_ok=True)
         if settings.database_url is None and settings.index_directory is not None:
             settings.index_directory.mkdir(parents=True, exist_ok=True)
-        self.storage = FileStorage(settings.storage_dir, settings.staging_dir, settings.fsync)
+        self.storage = FileStorage(
+            settings.storage_dir, settings.staging_dir, settings.pending_dir, settings.fsync
+        )
         self.engine = create_index_engine(settings.effective_database_url)
         self.sessions = create_session_factory(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
@@ -123,6 +126,16 @@ class ServerContext:
             with self.sessions.begin() as session:
                 yield session
 
+    @contextmanager
+    def _write_connection(self) -> Iterator[Connection]:
+        """Open a write transaction without the ORM session, for the upload path."""
+        if self.is_sqlite:
+            with self._write_lock, self.engine.begin() as connection:
+                yield connection
+        else:
+            with self.engine.begin() as connection:
+                yield connection
+
     # -- storing -----------------------------------------------------------
 
     def new_upload(self) -> StagedWriter:
@@ -135,16 +148,13 @@ class ServerContext:
         """Store a DICOM file or every DICOM file of a ZIP archive.
 
         ``upload`` is a staged file, or a small body still in memory, which
-        is staged here so that a small upload costs one worker-thread call.
+        is parsed before anything is written and then written straight into
+        the storage tree, so that a small upload costs one worker-thread call.
         """
         if isinstance(upload, bytes):
-            writer = self.new_upload()
-            try:
-                writer.write(upload)
-            except BaseException:
-                writer.abort()
-                raise
-            staged = writer.finish()
+            if not upload.startswith(ZIP_MAGIC):
+                return self.store_content(upload, origin)
+            staged = self._stage(upload)
         else:
             staged = upload
         if staged.content is not None:
@@ -159,29 +169,67 @@ class ServerContext:
                 self.storage.discard(staged.path)
         return self.store(staged, origin)
 
+    def _stage(self, content: bytes) -> StagedFile:
+        writer = self.new_upload()
+        try:
+            writer.write(content)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
+
+    def store_content(self, content: bytes, origin: UploadOrigin) -> dict[str, str]:
+        """Parse, write and index one DICOM file received in memory."""
+        parsed = self._parse(io.BytesIO(content), len(content))
+        if not parsed.has_file_meta:
+            sop_uid = parsed.main_tags[Level.INSTANCE]["SOPInstanceUID"]
+            content = part10_header(parsed, sop_uid) + content
+            logger.info("Added a File Meta header to instance %s", parsed.ids.instance)
+        md5 = hashlib.md5(content).hexdigest()
+        uuid = self.storage.write(content)
+        return self._index_file(parsed, updates.StoredFile(uuid, len(content), md5), origin)
+
     def store(self, staged: StagedFile, origin: UploadOrigin) -> dict[str, str]:
-        """Parse, write and index one DICOM file and return the upload result.
+        """Parse, write and index one staged DICOM file.
 
         The staged file is consumed: moved into the storage area or deleted.
         """
         try:
             if staged.content is not None:
-                parsed = parse_instance(
-                    io.BytesIO(staged.content), staged.size, self.default_encoding
-                )
+                parsed = self._parse(io.BytesIO(staged.content), staged.size)
             else:
                 with open(staged.path, "rb") as fp:
-                    parsed = parse_instance(fp, staged.size, self.default_encoding)
-        except DicomDirectoryError as error:
+                    parsed = self._parse(fp, staged.size)
+        except OrthancError:
             self.storage.discard(staged.path)
-            raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
-        except DicomParseError as error:
-            self.storage.discard(staged.path)
-            raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
-
-        ids = parsed.ids
+            raise
         if not parsed.has_file_meta:
             staged = self._add_file_meta(staged, parsed)
+        try:
+            uuid = self.storage.commit(staged.path)
+        except OSError as error:
+            self.storage.discard(staged.path)
+            logger.error(
+                "Cannot move instance %s into the storage area: %s", parsed.ids.instance, error
+            )
+            raise write_error(error) from None
+        return self._index_file(parsed, updates.StoredFile(uuid, staged.size, staged.md5), origin)
+
+    def _parse(self, fp: BinaryIO, size: int) -> ParsedInstance:
+        try:
+            return parse_instance(fp, size, self.default_encoding)
+        except DicomParseError as error:
+            raise OrthancError(ErrorCode.BAD_FILE_FORMAT, str(error)) from None
+
+    def _index_file(
+        self, parsed: ParsedInstance, stored: updates.StoredFile, origin: UploadOrigin
+    ) -> dict[str, str]:
+        """Index an instance whose pending file is in the tree; return the upload result.
+
+        The file is removed when the instance is already stored or the
+        transaction fails.
+        """
+        ids = parsed.ids
         answer = {
             "ID": ids.instance,
             "ParentPatient": ids.patient,
@@ -190,11 +238,6 @@ class ServerContext:
             "Path": f"/instances/{ids.instance}",
             "Status": "Success",
         }
-        if not self.settings.overwrite_instances and self._exists(Level.INSTANCE, ids.instance):
-            self.storage.discard(staged.path)
-            logger.info("Instance %s already stored", ids.instance)
-            return answer | {"Status": "AlreadyStored"}
-
         now = datetime.now(timezone.utc)
         date = orthanc_date(now)
         metadata = {
@@ -211,21 +254,14 @@ class ServerContext:
         if parsed.pixel_data_offset is not None:
             metadata["PixelDataOffset"] = str(parsed.pixel_data_offset)
 
-        try:
-            uuid = self.storage.commit(staged.path)
-        except OSError as error:
-            self.storage.discard(staged.path)
-            logger.error("Cannot write instance %s to the storage area: %s", ids.instance, error)
-            raise write_error(error) from None
-
-        # The new file and the files an overwrite replaces stay marked pending
-        # until the index and the tree agree again (see settle_pending_files).
-        stored = updates.StoredFile(uuid=uuid, size=staged.size, md5=staged.md5)
+        # The new file and the files an overwrite replaces stay pending until
+        # the index and the tree agree again (see settle_pending_files).
+        uuid = stored.uuid
         pending = [uuid]
 
-        def index(session: Session) -> updates.AddResult:
+        def index(connection: Connection) -> updates.AddResult:
             result = updates.add_instance(
-                session,
+                connection,
                 parsed,
                 stored,
                 metadata,
@@ -234,13 +270,15 @@ class ServerContext:
                 overwrite=self.settings.overwrite_instances,
             )
             if self.quota.is_limited and not result.already_stored:
-                result.obsolete_uuids += updates.enforce_quota(session, self.quota, ids.patient)
+                result.obsolete_uuids += updates.enforce_quota(
+                    connection, self.quota, ids.patient
+                )
             self.storage.mark_pending(result.obsolete_uuids)
             pending[1:] = result.obsolete_uuids
             return result
 
         try:
-            result = self._run_write(index)
+            result = self._run_write(index, self._write_connection)
         except updates.QuotaExceededError as error:
             self.storage.remove(uuid)
             self.storage.clear_pending(pending)
@@ -317,11 +355,15 @@ class ServerContext:
                     logger.info("Skipped ZIP member #%d, not a DICOM instance: %s", index, error.details)
         return answers
 
-    def _run_write(self, operation):  # type: ignore[no-untyped-def]
-        """Run a write transaction, retrying when a concurrent writer conflicts."""
+    def _run_write(self, operation, begin=None):  # type: ignore[no-untyped-def]
+        """Run a write transaction, retrying when a concurrent writer conflicts.
+
+        ``operation`` receives an ORM session, or what ``begin`` yields.
+        """
+        begin = begin or self._write_session
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                with self._write_session() as session:
+                with begin() as session:
                     return operation(session)
             except (IntegrityError, OperationalError) as error:
                 if "disk is full" in str(error):
@@ -342,9 +384,6 @@ class ServerContext:
         """Return the level of a resource, or None if it does not exist."""
         with self.engine.connect() as connection:
             return queries.level_of(connection, public_id)
-
-    def _exists(self, level: Level, public_id: str) -> bool:
-        return self.resource_level(public_id) == level
 
     # -- reading -----------------------------------------------------------
 

@@ -31,12 +31,15 @@ MAX_FORM_FIELDS = 1_000
 
 
 @router.post("/instances")
-async def upload_instances(request: Request, context: ContextDep) -> OrthancJSONResponse:
+async def upload_instances(request: Request) -> OrthancJSONResponse:
     """Store a DICOM file, every DICOM file of a ZIP, or the files of a form.
 
     A ZIP or a form with several files returns an array with one result per
     stored file.
     """
+    # Also served as a plain Starlette route (see orthanclite.app), so it
+    # takes no FastAPI dependency.
+    context: ServerContext = request.app.state.context
     origin = UploadOrigin(remote_ip=request.client.host if request.client else "")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):

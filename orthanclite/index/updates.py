@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from orthanclite.dicom.levels import Level
 from orthanclite.dicom.parsing import ParsedInstance
+from orthanclite.index.driver import DriverStatement
 from orthanclite.index.models import (
     DICOM_ATTACHMENT,
     Attachment,
@@ -28,20 +30,61 @@ METADATA = Metadata.__table__
 CHANGES = Change.__table__
 IDENTIFIERS = DicomIdentifier.__table__
 
-# Statements of the upload path, built once: building a statement for each
-# upload costs more than running it.
-_SELECT_ID = select(RESOURCES.c.id).where(RESOURCES.c.public_id == bindparam("public_id"))
-# Three fixed parameters rather than an "expanding" list, which SQLAlchemy
-# would render again at every execution.
-_SELECT_IDS = select(RESOURCES.c.public_id, RESOURCES.c.id).where(
-    RESOURCES.c.public_id.in_([bindparam("patient"), bindparam("study"), bindparam("series")])
+
+def _values(*names: str) -> dict[str, Any]:
+    return {name: bindparam(name) for name in names}
+
+
+# Statements of the upload path, rendered once and run on the driver's
+# cursor (see orthanclite.index.driver). Four fixed parameters rather than an
+# "expanding" list, which would be rendered again at every execution.
+_SELECT_IDS = DriverStatement(
+    select(RESOURCES.c.public_id, RESOURCES.c.id).where(
+        RESOURCES.c.public_id.in_(
+            [bindparam("patient"), bindparam("study"), bindparam("series"), bindparam("instance")]
+        )
+    )
 )
-_INSERT_RESOURCE = insert(RESOURCES)
-_INSERT_ATTACHMENT = insert(ATTACHMENTS)
-_INSERT_METADATA = insert(METADATA)
-_INSERT_CHANGE = insert(CHANGES)
-_INSERT_IDENTIFIER = insert(IDENTIFIERS)
-_TOUCH_ANCESTORS = (
+_INSERT_RESOURCE = DriverStatement(
+    insert(RESOURCES)
+    .values(
+        _values(
+            "level",
+            "public_id",
+            "parent_id",
+            "main_tags",
+            "patient_tags",
+            "last_update",
+            "last_instance_time",
+            "is_protected",
+            "stable_time",
+        )
+    )
+    .returning(RESOURCES.c.id),
+    json_columns=("main_tags", "patient_tags"),
+)
+_INSERT_ATTACHMENT = DriverStatement(
+    insert(ATTACHMENTS).values(
+        _values(
+            "resource_id",
+            "content_type",
+            "uuid",
+            "compressed_size",
+            "uncompressed_size",
+            "compression",
+            "compressed_md5",
+            "uncompressed_md5",
+        )
+    )
+)
+_INSERT_METADATA = DriverStatement(insert(METADATA).values(_values("resource_id", "name", "value")))
+_INSERT_CHANGE = DriverStatement(
+    insert(CHANGES).values(_values("change_type", "resource_id", "level", "public_id", "date"))
+)
+_INSERT_IDENTIFIER = DriverStatement(
+    insert(IDENTIFIERS).values(_values("resource_id", "tag", "value"))
+)
+_TOUCH_ANCESTORS = DriverStatement(
     update(RESOURCES)
     .where(
         RESOURCES.c.id.in_([bindparam("patient_id"), bindparam("study_id"), bindparam("series_id")])
@@ -77,7 +120,7 @@ class DeleteResult:
 
 
 def add_instance(
-    session: Session,
+    connection: Connection,
     parsed: ParsedInstance,
     stored: StoredFile,
     metadata: dict[str, str],
@@ -91,19 +134,24 @@ def add_instance(
     false; nothing is written then.
     """
     ids = parsed.ids
-    connection = session.connection()
+    known = dict(
+        _SELECT_IDS.run(
+            connection,
+            {
+                "patient": ids.patient,
+                "study": ids.study,
+                "series": ids.series,
+                "instance": ids.instance,
+            },
+        )
+    )
     obsolete: list[str] = []
-    existing = connection.execute(_SELECT_ID, {"public_id": ids.instance}).scalar()
+    existing = known.get(ids.instance)
     if existing is not None:
         if not overwrite:
             return AddResult(already_stored=True)
-        obsolete = _delete_subtree(session, existing)
+        obsolete = _delete_subtree(connection, existing)
 
-    known = dict(
-        connection.execute(
-            _SELECT_IDS, {"patient": ids.patient, "study": ids.study, "series": ids.series}
-        ).all()
-    )
     changes: list[tuple[Level, int, str]] = []
     parent_id: int | None = None
     ancestors: list[int] = []
@@ -122,8 +170,8 @@ def add_instance(
     instance_id = _insert_resource(
         connection, parsed, Level.INSTANCE, ids.instance, parent_id, date
     )
-    connection.execute(
-        _INSERT_ATTACHMENT,
+    _INSERT_ATTACHMENT.run(
+        connection,
         {
             "resource_id": instance_id,
             "content_type": DICOM_ATTACHMENT,
@@ -135,16 +183,15 @@ def add_instance(
             "uncompressed_md5": stored.md5,
         },
     )
-    if metadata:
-        connection.execute(
-            _INSERT_METADATA,
-            [
-                {"resource_id": instance_id, "name": name, "value": value}
-                for name, value in metadata.items()
-            ],
-        )
-    connection.execute(
-        _TOUCH_ANCESTORS,
+    _INSERT_METADATA.run_many(
+        connection,
+        (
+            {"resource_id": instance_id, "name": name, "value": value}
+            for name, value in metadata.items()
+        ),
+    )
+    _TOUCH_ANCESTORS.run(
+        connection,
         {
             "patient_id": ancestors[0],
             "study_id": ancestors[1],
@@ -156,9 +203,9 @@ def add_instance(
 
     # Orthanc logs the new instance first, then the new levels from the bottom up.
     events = [(Level.INSTANCE, instance_id, ids.instance)] + changes[::-1]
-    connection.execute(
-        _INSERT_CHANGE,
-        [
+    _INSERT_CHANGE.run_many(
+        connection,
+        (
             {
                 "change_type": "New" + level.type_name,
                 "resource_id": resource_id,
@@ -167,7 +214,7 @@ def add_instance(
                 "date": date,
             }
             for level, resource_id, public_id in events
-        ],
+        ),
     )
     return AddResult(already_stored=False, obsolete_uuids=obsolete)
 
@@ -182,8 +229,8 @@ def _insert_resource(
 ) -> int:
     tags = parsed.main_tags[level]
     patient_tags = parsed.main_tags[Level.PATIENT] if level == Level.STUDY else None
-    result = connection.execute(
-        _INSERT_RESOURCE,
+    rows = _INSERT_RESOURCE.run(
+        connection,
         {
             "level": int(level),
             "public_id": public_id,
@@ -193,12 +240,13 @@ def _insert_resource(
             "last_update": date,
             "last_instance_time": 0.0,
             "is_protected": False,
+            "stable_time": 0.0,
         },
     )
-    resource_id = int(result.inserted_primary_key[0])
-    identifiers = identifier_rows(level, resource_id, tags, patient_tags)
-    if identifiers:
-        connection.execute(_INSERT_IDENTIFIER, identifiers)
+    resource_id = int(rows[0][0])
+    _INSERT_IDENTIFIER.run_many(
+        connection, identifier_rows(level, resource_id, tags, patient_tags)
+    )
     return resource_id
 
 
@@ -219,7 +267,7 @@ class Quota:
         return self.max_bytes > 0 or self.max_patients > 0
 
 
-def enforce_quota(session: Session, quota: Quota, keep_patient: str) -> list[str]:
+def enforce_quota(session: Session | Connection, quota: Quota, keep_patient: str) -> list[str]:
     """Delete the oldest unprotected patients until the index fits the quota.
 
     Patients are ordered by the time they last received an instance; the
@@ -255,7 +303,7 @@ def enforce_quota(session: Session, quota: Quota, keep_patient: str) -> list[str
     return removed
 
 
-def _over_quota(session: Session, quota: Quota) -> bool:
+def _over_quota(session: Session | Connection, quota: Quota) -> bool:
     if quota.max_patients:
         patients = session.execute(
             select(func.count()).where(Resource.level == int(Level.PATIENT))
@@ -271,7 +319,8 @@ def _over_quota(session: Session, quota: Quota) -> bool:
     return False
 
 
-def delete_resource(session: Session, level: Level, public_id: str) -> DeleteResult | None:
+def delete_resource(
+    session: Session | Connection, level: Level, public_id: str) -> DeleteResult | None:
     """Delete a resource, its descendants and the ancestors left empty.
 
     Returns None when the resource does not exist. The attachments of the
@@ -317,7 +366,7 @@ def delete_resource(session: Session, level: Level, public_id: str) -> DeleteRes
     return DeleteResult(removed_uuids=removed, remaining_ancestor=remaining)
 
 
-def _delete_subtree(session: Session, resource_id: int) -> list[str]:
+def _delete_subtree(session: Session | Connection, resource_id: int) -> list[str]:
     """Delete a resource row (its descendants follow by cascade); return UUIDs."""
     tree = select(Resource.id).where(Resource.id == resource_id).cte("tree", recursive=True)
     tree = tree.union_all(select(Resource.id).where(Resource.parent_id == tree.c.id))

@@ -146,3 +146,29 @@ def test_startup_removes_pending_unindexed_file(stored: tuple[Path, list[str]]) 
     assert not target.exists()
     assert source.exists()
     assert run_check_command(data).returncode == 0
+
+
+def test_startup_settles_pending_journal(stored: tuple[Path, list[str]]) -> None:
+    data, _ = stored
+    # A journal left by a killed process: one store that never committed, one
+    # delete that rolled back, and one entry that was struck out.
+    source = storage_files(data)[0]
+    unindexed = "ccddeeff-0000-4000-8000-000000000000"
+    target = data / "storage" / "cc" / "dd" / unindexed
+    target.parent.mkdir(parents=True)
+    shutil.copy(source, target)
+    closed = "ccddeeff-1111-4000-8000-000000000000"
+    closed_file = data / "storage" / "cc" / "dd" / closed
+    shutil.copy(source, closed_file)
+    journal = data / "pending" / "4242-0a0b0c0d0e0f.journal"
+    journal.parent.mkdir(exist_ok=True)
+    journal.write_text(f"+{unindexed}\n+{source.name}\n+{closed}\n-{closed}\n")
+
+    ServerProcess(data).stop()
+    assert not target.exists()
+    assert source.exists()
+    assert not journal.exists()
+    # The struck-out entry was not touched: only `check` reports such a file.
+    assert closed_file.exists()
+    closed_file.unlink()
+    assert run_check_command(data).returncode == 0
