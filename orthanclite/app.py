@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from orthanclite.api.middleware import GzipJSONMiddleware, NormalizePathMiddlewa
 from orthanclite.api.security import AccessControlMiddleware
 from orthanclite.config import Settings
 from orthanclite.context import ServerContext
+from orthanclite.shared import SharedSettings
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +32,29 @@ def _remote_clients(settings: Settings) -> str:
     return "rejected"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application; the context opens when the server starts."""
+def create_app(
+    settings: Settings | None = None, shared: SharedSettings | None = None
+) -> FastAPI:
+    """Build the application; the context opens when the server starts.
+
+    ``shared`` is given when the command line has prepared the data folder
+    already, once for all worker processes; otherwise the start-up of the
+    application prepares it.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        context = ServerContext(settings)
-        await run_in_threadpool(context.start)
+        context = ServerContext(settings, shared)
+        if shared is None:
+            await run_in_threadpool(context.prepare_data_folder)
         app.state.context = context
         logger.info(
-            "orthanclite %s started: storage %s, index %s, REST API of Orthanc %s, "
+            "orthanclite %s started (process %d): storage %s, index %s, REST API of Orthanc %s, "
             "authentication %s, remote clients %s, stable age %d s, overwrite %s, "
             "quota %d MB / %d patients (%s)",
             __version__,
+            os.getpid(),
             settings.storage_dir.resolve(),
             context.engine.url.render_as_string(hide_password=True),
             settings.orthanc_version,
@@ -59,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             context.close()
-            logger.info("orthanclite stopped")
+            logger.info("orthanclite stopped (process %d)", os.getpid())
 
     app = FastAPI(
         title="orthanclite",

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port (default 0: one per CPU core)",
+    )
+    serve.add_argument(
         "--config",
         type=Path,
         help="Orthanc configuration file (JSON) whose supported options are applied",
@@ -130,21 +135,34 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from orthanclite.app import create_app
+    from orthanclite.context import ServerContext
+    from orthanclite.shared import SharedSettings
+    from orthanclite.workers import Supervisor, worker_count
 
     configure_logging(settings.log_level)
     check_listening_address(settings)
     # Past a file size limit (RLIMIT_FSIZE), a write then fails with EFBIG and
     # the upload gets an error, instead of SIGXFSZ killing the server.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    workers = worker_count(settings.workers)
     logger.info(
-        "Starting on %s://%s:%d with data folder %s",
+        "Starting on %s://%s:%d with data folder %s and %d worker process(es)",
         "https" if settings.ssl_certfile else "http",
         settings.host,
         settings.port,
         settings.data.resolve(),
+        workers,
     )
-    uvicorn.run(
-        create_app(settings),
+    # The data folder is prepared once, before any worker starts, and the
+    # connections used for it are closed so that no worker inherits them.
+    shared = SharedSettings(settings.default_encoding)
+    context = ServerContext(settings, shared)
+    try:
+        context.prepare_data_folder()
+    finally:
+        context.close()
+    config = uvicorn.Config(
+        create_app(settings, shared),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -154,7 +172,10 @@ def serve(settings: Settings) -> int:
         ssl_keyfile=settings.ssl_keyfile or settings.ssl_certfile,
         timeout_keep_alive=5,
     )
-    return 0
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return 0
+    return Supervisor(config, workers).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         True, description="Flush each stored file to disk before indexing it."
     )
     log_level: str = Field("INFO", description="Logging level of the server.")
+    workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Server processes sharing the HTTP port; 0 means one per CPU core.",
+    )
     remote_access_allowed: bool = Field(
         False,
         description="Accept clients from other hosts without authentication "

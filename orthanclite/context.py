@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -38,6 +37,8 @@ from orthanclite.expansion import expand_resources
 from orthanclite.index import consistency, properties, queries, updates
 from orthanclite.index.models import Resource
 from orthanclite.index.session import create_index_engine, create_session_factory, upgrade_schema
+from orthanclite.locks import FileLock
+from orthanclite.shared import SharedSettings
 from orthanclite.storage import FileStorage, StagedFile, StagedWriter, write_error
 from orthanclite.zip_limits import ZIP_READ_ERRORS, ZipBudget
 
@@ -65,7 +66,7 @@ def orthanc_date(moment: datetime | None = None) -> str:
 class ServerContext:
     """Everything one server process shares between requests."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, shared: SharedSettings | None = None) -> None:
         self.settings = settings
         settings.data.mkdir(parents=True, exist_ok=True)
         if settings.database_url is None and settings.index_directory is not None:
@@ -76,28 +77,41 @@ class ServerContext:
         self.engine = create_index_engine(settings.effective_database_url)
         self.sessions = create_session_factory(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        # SQLite has one writer at a time: serializing writers here keeps
-        # "database is locked" away from clients.
-        self._write_lock = threading.Lock()
+        # SQLite has one writer at a time: serializing the writers of every
+        # worker process here keeps "database is locked" away from clients.
+        self._index_lock = FileLock(settings.data / "index.lock")
         self.quota = updates.Quota(
             max_bytes=settings.maximum_storage_size * 1024 * 1024,
             max_patients=settings.maximum_patient_count,
             recycle=settings.maximum_storage_mode == "Recycle",
         )
-        # Character set of files without Specific Character Set; changed at
-        # run time by PUT /tools/default-encoding, which persists it.
-        self.default_encoding = settings.default_encoding
+        self.shared = shared or SharedSettings(settings.default_encoding)
 
-    def start(self) -> None:
+    @property
+    def default_encoding(self) -> str:
+        """Character set of files without Specific Character Set."""
+        return self.shared.default_encoding
+
+    @default_encoding.setter
+    def default_encoding(self, name: str) -> None:
+        self.shared.default_encoding = name
+
+    def prepare_data_folder(self) -> None:
+        """Bring the data folder to a consistent state before serving.
+
+        Runs once per server, before the worker processes start: upgrades the
+        index schema, loads the persisted default encoding and settles what a
+        crash left pending.
+        """
         upgrade_schema(self.engine)
         with self.read_session() as session:
             stored_encoding = properties.get_property(session, "DefaultEncoding")
         if stored_encoding:
             self.default_encoding = stored_encoding
-        # Start-up reads only the staging folder, whose pending markers name
-        # the files a crash may have left without an index row. Comparing the
-        # whole storage tree with the index takes as long as the archive is
-        # big, so it is left to `orthanclite check`.
+        # Start-up reads only the pending journals, which name the files a
+        # crash may have left without an index row. Comparing the whole
+        # storage tree with the index takes as long as the archive is big, so
+        # it is left to `orthanclite check`.
         settled = settle_pending_files(self.storage, self._indexed_uuids)
         if settled:
             logger.warning("Removed %d files that a crash left without an index row", settled)
@@ -106,6 +120,8 @@ class ServerContext:
             logger.warning("Removed %d incomplete uploads left by a previous run", removed)
 
     def close(self) -> None:
+        self.storage.journal.close()
+        self._index_lock.close()
         self.engine.dispose()
 
     def _indexed_uuids(self, uuids: list[str]) -> set[str]:
@@ -120,7 +136,7 @@ class ServerContext:
     @contextmanager
     def _write_session(self) -> Iterator[Session]:
         if self.is_sqlite:
-            with self._write_lock, self.sessions.begin() as session:
+            with self._index_lock.hold(), self.sessions.begin() as session:
                 yield session
         else:
             with self.sessions.begin() as session:
@@ -130,7 +146,7 @@ class ServerContext:
     def _write_connection(self) -> Iterator[Connection]:
         """Open a write transaction without the ORM session, for the upload path."""
         if self.is_sqlite:
-            with self._write_lock, self.engine.begin() as connection:
+            with self._index_lock.hold(), self.engine.begin() as connection:
                 yield connection
         else:
             with self.engine.begin() as connection:

@@ -89,6 +89,17 @@ class ServerProcess:
             time.sleep(0.05)
         raise RuntimeError(f"server did not start in {timeout} s:\n{self.log()}")
 
+    def pids(self) -> list[int]:
+        """Return the server's process and its worker processes."""
+        pids = [self.process.pid]
+        for pid in pids:
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+            except OSError:
+                continue
+            pids.extend(int(child) for child in children.split())
+        return pids
+
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")

@@ -456,13 +456,14 @@ def upload_big_study(client: httpx.Client) -> str:
 def open_storage_files(server: ServerProcess) -> list[str]:
     storage = str((server.data / "storage").resolve())
     found = []
-    for entry in Path(f"/proc/{server.process.pid}/fd").iterdir():
-        try:
-            target = str(entry.readlink())
-        except OSError:
-            continue
-        if target.startswith(storage):
-            found.append(target)
+    for pid in server.pids():
+        for entry in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = str(entry.readlink())
+            except OSError:
+                continue
+            if target.startswith(storage):
+                found.append(target)
     return found
 
 
@@ -477,6 +478,8 @@ def test_disconnect_closes_files(own_server: ServerProcess) -> None:
             time.sleep(0.1)
         assert open_storage_files(own_server) == []
         assert client.get("/system").status_code == 200
+    while "stopped after" not in own_server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert "stopped after" in own_server.log()
 
 

@@ -23,9 +23,13 @@ MEMORY_GROWTH_KIB = 300 * 1024
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(tmp_path_factory.mktemp("hostile") / "data")
-    process.initial_memory = resident_memory_kib(process.process.pid)  # type: ignore[attr-defined]
+    process.initial_memory = server_memory_kib(process)  # type: ignore[attr-defined]
     yield process
     process.stop()
+
+
+def server_memory_kib(server: ServerProcess) -> int:
+    return sum(resident_memory_kib(pid) for pid in server.pids())
 
 
 @pytest.fixture
@@ -158,7 +162,5 @@ def test_server_survives_and_cleans(
     # Runs last in this module: the server is alive and left no staged file.
     assert http.get("/system").status_code == 200
     assert staging_entries(Path(hostile_server.data)) == []
-    grown = (
-        resident_memory_kib(hostile_server.process.pid) - hostile_server.initial_memory
-    )  # type: ignore[attr-defined]
+    grown = server_memory_kib(hostile_server) - hostile_server.initial_memory  # type: ignore[attr-defined]
     assert grown < MEMORY_GROWTH_KIB
