@@ -410,9 +410,12 @@ class ServerContext:
         return resource
 
     def get_resource(self, level: Level, public_id: str, full: bool = False) -> dict[str, Any]:
-        with self.read_session() as session:
-            resource = self._get(session, level, public_id)
-            return self._expand(session, [resource], full)[0]
+        # A plain connection and rows: the ORM would cost more than the queries.
+        with self.engine.connect() as connection:
+            row = queries.resource_row(connection, level, public_id)
+            if row is None:
+                raise unknown_resource(level.type_name, public_id)
+            return self._expand(connection, [row], full)[0]
 
     def list_resources(
         self,
@@ -444,7 +447,9 @@ class ServerContext:
             found = queries.ancestor(session, resource, parent_level)
             return self._expand(session, [found], full)[0]
 
-    def _expand(self, session: Session, resources: list[Resource], full: bool) -> list[dict]:
+    def _expand(
+        self, session: Session | Connection, resources: list[Any], full: bool
+    ) -> list[dict]:
         return expand_resources(
             session,
             resources,
@@ -455,9 +460,11 @@ class ServerContext:
 
     def instance_file(self, public_id: str) -> tuple[Path, str]:
         """Return the path and UUID of an instance's DICOM file."""
-        with self.read_session() as session:
-            resource = self._get(session, Level.INSTANCE, public_id)
-            attachment = queries.dicom_attachments(session, [resource.id]).get(resource.id)
+        with self.engine.connect() as connection:
+            row = queries.resource_row(connection, Level.INSTANCE, public_id)
+            if row is None:
+                raise unknown_resource(Level.INSTANCE.type_name, public_id)
+            attachment = queries.dicom_attachments(connection, [row.id]).get(row.id)
         if attachment is None:
             raise OrthancError(ErrorCode.INEXISTENT_FILE, f"Instance {public_id} has no file")
         path = self.storage.path(attachment.uuid)

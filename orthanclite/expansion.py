@@ -7,9 +7,11 @@ a fixed number of queries, whatever the number of resources.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pydicom.datadict import tag_for_keyword
+from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
 from orthanclite.dicom.levels import Level
@@ -20,8 +22,8 @@ from orthanclite.index.models import Resource
 
 
 def expand_resources(
-    session: Session,
-    resources: list[Resource],
+    session: Session | Connection,
+    resources: Sequence[Resource | Row],
     stable_age: float,
     full: bool = False,
     with_labels: bool = False,

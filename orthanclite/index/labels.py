@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from orthanclite.errors import ErrorCode, OrthancError
@@ -61,14 +61,21 @@ def all_labels(session: Session) -> list[str]:
     )
 
 
-def labels_by_resource(session: Session, resource_ids: Sequence[int]) -> dict[int, list[str]]:
+LABELS = Label.__table__
+# Built once, as the statements of queries.py.
+_LABELS_OF = (
+    select(LABELS.c.resource_id, LABELS.c.label)
+    .where(LABELS.c.resource_id.in_(bindparam("ids", expanding=True)))
+    .order_by(LABELS.c.label)
+)
+
+
+def labels_by_resource(
+    session: Session | Connection, resource_ids: Sequence[int]
+) -> dict[int, list[str]]:
     """Return the sorted labels of several resources, by resource id."""
     found: dict[int, list[str]] = defaultdict(list)
     for chunk in in_chunks(resource_ids):
-        for resource_id, label in session.execute(
-            select(Label.resource_id, Label.label)
-            .where(Label.resource_id.in_(chunk))
-            .order_by(Label.label)
-        ):
+        for resource_id, label in session.execute(_LABELS_OF, {"ids": list(chunk)}):
             found[resource_id].append(label)
     return found

@@ -21,11 +21,54 @@ class AttachmentInfo:
     md5: str
 
 
+RESOURCES = Resource.__table__
+ATTACHMENTS = Attachment.__table__
+
+# Statements of the routes that read one resource, built once: building a
+# statement costs more than running it. Lists of identifiers are
+# "expanding" parameters.
+_RESOURCE_ROW = select(RESOURCES).where(
+    RESOURCES.c.public_id == bindparam("public_id"), RESOURCES.c.level == bindparam("level")
+)
+_CHILDREN = (
+    select(RESOURCES.c.parent_id, RESOURCES.c.public_id)
+    .where(RESOURCES.c.parent_id.in_(bindparam("ids", expanding=True)))
+    .order_by(RESOURCES.c.id)
+)
+_CHILDREN_MAIN_TAGS = (
+    select(RESOURCES.c.parent_id, RESOURCES.c.main_tags)
+    .where(RESOURCES.c.parent_id.in_(bindparam("ids", expanding=True)))
+    .order_by(RESOURCES.c.id)
+)
+_PUBLIC_IDS = select(RESOURCES.c.id, RESOURCES.c.public_id).where(
+    RESOURCES.c.id.in_(bindparam("ids", expanding=True))
+)
+_DICOM_ATTACHMENTS = select(
+    ATTACHMENTS.c.resource_id,
+    ATTACHMENTS.c.uuid,
+    ATTACHMENTS.c.uncompressed_size,
+    ATTACHMENTS.c.uncompressed_md5,
+).where(
+    ATTACHMENTS.c.resource_id.in_(bindparam("ids", expanding=True)),
+    ATTACHMENTS.c.content_type == DICOM_ATTACHMENT,
+)
+
+
 def find_resource(session: Session, level: Level, public_id: str) -> Resource | None:
     """Return the resource of this level with this public identifier."""
     return session.execute(
         select(Resource).where(Resource.public_id == public_id, Resource.level == int(level))
     ).scalar_one_or_none()
+
+
+def resource_row(connection: Connection, level: Level, public_id: str) -> Any:
+    """Return the row of the resource of this level with this identifier, or None.
+
+    The row has the attributes of a ``Resource``, without the ORM's cost.
+    """
+    return connection.execute(
+        _RESOURCE_ROW, {"public_id": public_id, "level": int(level)}
+    ).first()
 
 
 _LEVEL_OF = select(Resource.__table__.c.level).where(
@@ -69,58 +112,42 @@ def in_chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + IN_CHUNK]
 
 
-def children_public_ids(session: Session, parent_ids: Sequence[int]) -> dict[int, list[str]]:
+def children_public_ids(
+    session: Session | Connection, parent_ids: Sequence[int]
+) -> dict[int, list[str]]:
     """Return the children of several resources, each list in insertion order."""
     children: dict[int, list[str]] = defaultdict(list)
     for chunk in in_chunks(parent_ids):
-        for parent_id, public_id in session.execute(
-            select(Resource.parent_id, Resource.public_id)
-            .where(Resource.parent_id.in_(chunk))
-            .order_by(Resource.id)
-        ):
+        for parent_id, public_id in session.execute(_CHILDREN, {"ids": list(chunk)}):
             children[parent_id].append(public_id)
     return children
 
 
-def children_main_tags(session: Session, parent_ids: Sequence[int]) -> dict[int, list[dict]]:
+def children_main_tags(
+    session: Session | Connection, parent_ids: Sequence[int]
+) -> dict[int, list[dict]]:
     """Return the main tags of the children of several resources."""
     tags: dict[int, list[dict]] = defaultdict(list)
     for chunk in in_chunks(parent_ids):
-        for parent_id, main_tags in session.execute(
-            select(Resource.parent_id, Resource.main_tags)
-            .where(Resource.parent_id.in_(chunk))
-            .order_by(Resource.id)
-        ):
+        for parent_id, main_tags in session.execute(_CHILDREN_MAIN_TAGS, {"ids": list(chunk)}):
             tags[parent_id].append(main_tags)
     return tags
 
 
-def public_ids_by_id(session: Session, ids: Sequence[int]) -> dict[int, str]:
+def public_ids_by_id(session: Session | Connection, ids: Sequence[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for chunk in in_chunks(ids):
-        found.update(
-            session.execute(
-                select(Resource.id, Resource.public_id).where(Resource.id.in_(chunk))
-            ).all()
-        )
+        found.update(session.execute(_PUBLIC_IDS, {"ids": list(chunk)}).all())
     return found
 
 
-def dicom_attachments(session: Session, instance_ids: Sequence[int]) -> dict[int, AttachmentInfo]:
+def dicom_attachments(
+    session: Session | Connection, instance_ids: Sequence[int]
+) -> dict[int, AttachmentInfo]:
     """Return the DICOM attachment of several instances, by resource id."""
     found: dict[int, AttachmentInfo] = {}
     for chunk in in_chunks(instance_ids):
-        for row in session.execute(
-            select(
-                Attachment.resource_id,
-                Attachment.uuid,
-                Attachment.uncompressed_size,
-                Attachment.uncompressed_md5,
-            ).where(
-                Attachment.resource_id.in_(chunk),
-                Attachment.content_type == DICOM_ATTACHMENT,
-            )
-        ):
+        for row in session.execute(_DICOM_ATTACHMENTS, {"ids": list(chunk)}):
             found[row.resource_id] = AttachmentInfo(
                 row.uuid, row.uncompressed_size, row.uncompressed_md5
             )
