@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import os
 import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,10 @@ from orthanclite.logs import configure_logging
 from orthanclite.orthanc_config import load_orthanc_config
 
 logger = logging.getLogger(__name__)
+
+# Seconds to wait for the data folder while the processes of a server that
+# used it exit.
+DATA_FOLDER_WAIT = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,6 +141,7 @@ def serve(settings: Settings) -> int:
 
     from orthanclite.app import create_app
     from orthanclite.context import ServerContext
+    from orthanclite.locks import FileLock
     from orthanclite.shared import SharedSettings
     from orthanclite.workers import Supervisor, worker_count
 
@@ -153,6 +159,20 @@ def serve(settings: Settings) -> int:
         settings.data.resolve(),
         workers,
     )
+    # The lock is held until the last process of this server exits: the
+    # workers inherit it. Waiting a little lets the workers of a server that
+    # was just killed exit first.
+    settings.data.mkdir(parents=True, exist_ok=True)
+    folder_lock = FileLock(settings.data / "server.lock")
+    deadline = time.monotonic() + DATA_FOLDER_WAIT
+    while not folder_lock.try_acquire():
+        if time.monotonic() > deadline:
+            logger.error(
+                "Another server is using the data folder %s; stop it or choose another folder",
+                settings.data.resolve(),
+            )
+            return 1
+        time.sleep(0.1)
     # The data folder is prepared once, before any worker starts, and the
     # connections used for it are closed so that no worker inherits them.
     shared = SharedSettings(settings.default_encoding)

@@ -124,3 +124,20 @@ def test_stable_changes_logged_once(server: ServerProcess) -> None:
     assert types.count("StableSeries") == 1
     assert types.count("StableStudy") == 1
     assert types.count("StablePatient") == 1
+
+
+def test_second_server_on_same_folder_refused(server: ServerProcess) -> None:
+    with pytest.raises(RuntimeError, match="Another server is using the data folder"):
+        ServerProcess(server.data, extra_args=["--workers", "1"])
+    assert httpx.get(f"{server.url}/system").status_code == 200
+
+
+def test_restart_right_after_kill(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url) as client:
+        stored = client.post("/instances", content=make_dicom()).json()["ID"]
+    server.stop(signal.SIGKILL)
+    restarted = ServerProcess(server.data, extra_args=["--workers", "2"])
+    try:
+        assert httpx.get(f"{restarted.url}/instances/{stored}").status_code == 200
+    finally:
+        restarted.stop()
