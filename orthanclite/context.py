@@ -13,6 +13,7 @@ import logging
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -86,6 +87,7 @@ class ServerContext:
             recycle=settings.maximum_storage_mode == "Recycle",
         )
         self.shared = shared or SharedSettings(settings.default_encoding)
+        self._hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="md5")
 
     @property
     def default_encoding(self) -> str:
@@ -120,6 +122,7 @@ class ServerContext:
             logger.warning("Removed %d incomplete uploads left by a previous run", removed)
 
     def close(self) -> None:
+        self._hashing.shutdown()
         self.storage.journal.close()
         self._index_lock.close()
         self.engine.dispose()
@@ -201,8 +204,12 @@ class ServerContext:
             sop_uid = parsed.main_tags[Level.INSTANCE]["SOPInstanceUID"]
             content = part10_header(parsed, sop_uid) + content
             logger.info("Added a File Meta header to instance %s", parsed.ids.instance)
-        md5 = hashlib.md5(content).hexdigest()
-        uuid = self.storage.write(content)
+        # Hashing and writing both release the GIL, so they overlap on two cores.
+        digest = self._hashing.submit(hashlib.md5, content)
+        try:
+            uuid = self.storage.write(content)
+        finally:
+            md5 = digest.result().hexdigest()
         return self._index_file(parsed, updates.StoredFile(uuid, len(content), md5), origin)
 
     def store(self, staged: StagedFile, origin: UploadOrigin) -> dict[str, str]:

@@ -21,9 +21,10 @@ import uvicorn
 
 logger = logging.getLogger(__name__)
 
-# A worker that exits this soon after its start has failed to start. After
-# MAX_FAILED_STARTS such exits in a row, the server stops.
-FAILED_START_SECONDS = 5.0
+# Exit status of a worker whose server never started (a failed start-up).
+# After MAX_FAILED_STARTS of them in a row, the server stops; a worker that
+# served and then died is always replaced.
+FAILED_START_STATUS = 3
 MAX_FAILED_STARTS = 3
 # Seconds the workers get to finish their requests after SIGTERM.
 STOP_TIMEOUT = 30.0
@@ -99,7 +100,7 @@ class Supervisor:
                 continue
             code = os.waitstatus_to_exitcode(wait_status)
             logger.error("Worker process %d exited with status %d; starting another", pid, code)
-            if time.monotonic() - started < FAILED_START_SECONDS:
+            if code == FAILED_START_STATUS:
                 self.failed_starts += 1
                 if self.failed_starts >= MAX_FAILED_STARTS:
                     logger.error("Worker processes keep failing at start-up; stopping the server")
@@ -125,15 +126,15 @@ def _serve_in_worker(config: uvicorn.Config, listener: socket.socket, parent: in
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
     _die_with_parent(parent)
+    server = uvicorn.Server(config)
     try:
-        server = uvicorn.Server(config)
         server.run(sockets=[listener])
-        return 0 if server.started else 3
     except BaseException:
         logger.exception("Worker process %d failed", os.getpid())
-        return 1
+        return 1 if server.started else FAILED_START_STATUS
     finally:
         logging.shutdown()
+    return 0 if server.started else FAILED_START_STATUS
 
 
 def _die_with_parent(parent: int) -> None:

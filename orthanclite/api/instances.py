@@ -100,6 +100,11 @@ async def receive_body(request: Request, context: ServerContext) -> StagedFile |
                 await run_in_threadpool(writer.write, data)
         if decompressor is not None:
             tail = decompressor.flush()
+            if not decompressor.eof:
+                raise OrthancError(
+                    ErrorCode.BAD_REQUEST,
+                    "The compressed request body ends before its end marker and checksum",
+                )
             received += len(tail)
             if received > limit:
                 raise _too_large(limit)

@@ -198,11 +198,14 @@ def _check_complete(dataset: Dataset, fp: BinaryIO, size: int) -> int | None:
     Returns the offset of the Pixel Data element, if there is one.
     """
     truncated = DicomParseError(f"The DICOM file is truncated (size: {size} bytes)")
+    last_end = 0
     for element in dataset._dict.values():
         if not isinstance(element, RawDataElement) or element.length == UNDEFINED_LENGTH:
             continue
+        end = element.value_tell + element.length
+        last_end = max(last_end, end)
         if element.value is None:
-            if element.value_tell + element.length > size:
+            if end > size:
                 raise truncated
         elif len(element.value) < element.length:
             raise truncated
@@ -210,6 +213,11 @@ def _check_complete(dataset: Dataset, fp: BinaryIO, size: int) -> int | None:
     position = fp.tell()
     header = fp.read(12)
     if len(header) < 8:
+        # pydicom stops without a word at an element header cut short, after
+        # reading it: a file ending 1 to 7 bytes past its last element has one.
+        # An undefined-length sequence at the end leaves a gap of 16 or more.
+        if 0 < size - last_end < 8 or 0 < len(header) < 8:
+            raise truncated
         return None
     little_endian = dataset.original_encoding[1] is not False
     implicit = dataset.original_encoding[0] is True

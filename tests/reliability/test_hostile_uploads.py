@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 import struct
 import time
@@ -38,9 +39,11 @@ def http(hostile_server: ServerProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-def post_timed(http: httpx.Client, body: bytes) -> tuple[httpx.Response, float]:
+def post_timed(
+    http: httpx.Client, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[httpx.Response, float]:
     started = time.monotonic()
-    response = http.post("/instances", content=body)
+    response = http.post("/instances", content=body, headers=headers)
     return response, time.monotonic() - started
 
 
@@ -86,6 +89,23 @@ def test_random_bytes(http: httpx.Client, size: int) -> None:
 def test_truncated_file(http: httpx.Client, fraction: float) -> None:
     body = pydicom_file("CT_small.dcm").read_bytes()
     assert_rejected(*post_timed(http, body[: int(len(body) * fraction)]))
+
+
+@pytest.mark.parametrize("missing", [1, 4, 7])
+def test_file_cut_inside_element_header(http: httpx.Client, missing: int) -> None:
+    # Cut inside the header of the Pixel Data element, which pydicom reads
+    # as the end of the file, and inside the value just before it.
+    body = pydicom_file("CT_small.dcm").read_bytes()
+    pixel_header = body.rindex(b"\xe0\x7f\x10\x00")
+    assert_rejected(*post_timed(http, body[: pixel_header + 8 - missing]))
+    assert_rejected(*post_timed(http, body[: pixel_header - missing]))
+
+
+def test_gzip_body_without_trailer(http: httpx.Client) -> None:
+    compressed = gzip.compress(make_dicom("GZIP"))
+    response, elapsed = post_timed(http, compressed[:-8], {"Content-Encoding": "gzip"})
+    assert_rejected(response, elapsed)
+    assert "end marker" in response.json()["Details"]
 
 
 @pytest.mark.parametrize("length", [0xFFFFFFF0, 0x7FFFFFFF, 1 << 30])
