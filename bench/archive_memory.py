@@ -4,7 +4,7 @@ The script builds a synthetic study: one series of CT-like instances whose
 pixels are 12-bit noise. It uploads the study over HTTP to a fresh orthanclite
 server that it starts, and to a running Orthanc when ``--orthanc`` is given.
 Then it downloads ``/studies/{id}/archive`` (and ``/media``) from each server
-while it samples the server's resident memory (VmRSS in /proc) every 20 ms.
+while it samples the server's memory (PSS of its processes, in /proc) every 20 ms.
 
 Run from the repository root, for example::
 
@@ -41,6 +41,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.servers import memory_of, process_tree  # noqa: E402
 from tests.helpers import ServerProcess  # noqa: E402
 
 MB = 1024 * 1024
@@ -108,7 +109,7 @@ def upload_study(
 
 
 class RssSampler(threading.Thread):
-    """Samples the resident memory of a process until stopped."""
+    """Samples the memory of a process and its workers until stopped."""
 
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         super().__init__(daemon=True)
@@ -129,10 +130,8 @@ class RssSampler(threading.Thread):
 
 
 def read_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """Return the memory of a process and its descendants (worker processes), in KiB."""
+    return sum(memory_of(child) for child in process_tree(pid)) // 1024
 
 
 def download(url: str, path: str, pid: int) -> dict[str, float]:

@@ -67,6 +67,13 @@ def profile_uploads(options: argparse.Namespace) -> int:
     return 0
 
 
+class SingleProcessServer(OrthancliteServer):
+    """orthanclite in one process, so that py-spy samples the process that works."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--workers", "1"]
+
+
 def _record(
     options: argparse.Namespace, workdir: Path, clients: int, raw: Path
 ) -> float:
@@ -80,7 +87,7 @@ def _record(
             options.seed + 100 * round_number,
         )
         files += [item.data for item in generate_corpus(spec)]
-    server = OrthancliteServer(workdir)
+    server = SingleProcessServer(workdir)
     server.start()
     recorder = subprocess.Popen(
         [
@@ -137,10 +144,12 @@ def _frame_name(frame: str) -> tuple[str, str]:
 # the first step whose function appears anywhere in it.
 UPLOAD_STEPS = (
     ("ServerContext._run_write", "index transaction (lock, SQL, commit)"),
-    ("FileStorage.commit", "storage commit (fsync, mkdir, rename)"),
-    ("ServerContext._exists", "duplicate check before storing"),
+    ("FileStorage.write", "file write and flush to disk"),
+    ("_WorkItem.run", "MD5, in a thread beside the file write"),
+    ("FileStorage.commit", "move of a large staged file into the tree"),
     ("parse_instance", "DICOM parsing"),
-    ("StagedWriter.write", "staging file write and MD5"),
+    ("StagedWriter.write", "staging file write and MD5 (bodies over 1 MiB)"),
+    ("ServerContext.store_content", "store: other steps"),
     ("ServerContext.store", "store: other steps"),
     ("receive_body", "body reception in the handler"),
     ("json_response", "JSON response"),
@@ -160,12 +169,18 @@ def _upload_step(stack: str) -> str:
 def _idle_kind(leaf: str, stack: str) -> str:
     """Name the kind of wait of an idle stack, or "" for a busy one.
 
-    Worker threads wait for work in ``Queue.get``. The event loop of uvloop
-    runs in native code, so its samples end in ``Runner.run`` whether it
-    waits for sockets or handles them: they are set apart, not dropped.
+    The threads of the request thread pool and of the hashing pool wait for
+    work, and the stability monitor waits between its checks. The event
+    loop of uvloop runs in native code, so its samples end in ``Runner.run``
+    whether it waits for sockets or handles them: they are set apart, not
+    dropped.
     """
     if leaf.startswith("Condition.wait") and "WorkerThread.run" in stack:
         return "worker thread waiting for work"
+    if leaf.startswith("_worker (") and "concurrent/futures/thread.py" in leaf:
+        return "hashing thread waiting for work"
+    if "StabilityMonitor._run" in stack and "_run_write" not in stack:
+        return "stability monitor waiting"
     if leaf.startswith("Runner.run"):
         return "event loop in native code (uvloop: socket I/O or waiting)"
     return ""

@@ -306,7 +306,7 @@ def _render_memory(results: dict[str, Any], servers: list[str]) -> str:
     memory = results["scenarios"].get("memory")
     if not memory:
         return ""
-    lines = ["### 6. Server memory (resident set size)", "", *_header("State", servers)]
+    lines = ["### 6. Server memory (proportional set size of its processes)", "", *_header("State", servers)]
     lines.append(
         _row(
             "idle after start (MB)", [memory["idle"][n] / MB for n in servers], servers

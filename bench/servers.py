@@ -119,7 +119,7 @@ class Server:
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process and all its descendants."""
-        return sum(_rss_of(pid) for pid in process_tree(self.pid))
+        return sum(memory_of(pid) for pid in process_tree(self.pid))
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) used so far by the server and its descendants."""
@@ -196,14 +196,24 @@ def process_tree(root: int) -> list[int]:
     return found
 
 
-def _rss_of(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+def memory_of(pid: int) -> int:
+    """Return the proportional set size of a process, or its RSS without smaps.
+
+    Pages shared between processes, such as those of forked workers, are
+    divided among them, so that a server's processes add up to what they
+    really use.
+    """
+    for path, key in (
+        (f"/proc/{pid}/smaps_rollup", "Pss:"),
+        (f"/proc/{pid}/status", "VmRSS:"),
+    ):
+        try:
+            with open(path) as status:
+                for line in status:
+                    if line.startswith(key):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            continue
     return 0
 
 
@@ -241,4 +251,4 @@ class MemorySampler:
     def _run(self) -> None:
         pids = process_tree(self.server.pid)
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, sum(_rss_of(pid) for pid in pids))
+            self.peak = max(self.peak, sum(memory_of(pid) for pid in pids))

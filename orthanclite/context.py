@@ -48,6 +48,11 @@ logger = logging.getLogger(__name__)
 ZIP_MAGIC = b"PK\x03\x04"
 # Attempts of a write transaction that conflicts with a concurrent one.
 WRITE_ATTEMPTS = 5
+# Uploads stored at the same time by one worker process. Storing is mostly
+# CPU work under the GIL, plus waits for the disk flush and the index lock.
+UPLOAD_THREADS = 8
+# Smaller files are hashed at once: handing them to another thread costs more.
+OVERLAPPED_HASH_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,11 @@ class ServerContext:
         )
         self.shared = shared or SharedSettings(settings.default_encoding)
         self._hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="md5")
+        # Threads that store uploads: handing work to a plain executor costs
+        # less than Starlette's thread pool, on the busiest route.
+        self.upload_executor = ThreadPoolExecutor(
+            max_workers=UPLOAD_THREADS, thread_name_prefix="upload"
+        )
 
     @property
     def default_encoding(self) -> str:
@@ -122,6 +132,7 @@ class ServerContext:
             logger.warning("Removed %d incomplete uploads left by a previous run", removed)
 
     def close(self) -> None:
+        self.upload_executor.shutdown()
         self._hashing.shutdown()
         self.storage.journal.close()
         self._index_lock.close()
@@ -204,12 +215,16 @@ class ServerContext:
             sop_uid = parsed.main_tags[Level.INSTANCE]["SOPInstanceUID"]
             content = part10_header(parsed, sop_uid) + content
             logger.info("Added a File Meta header to instance %s", parsed.ids.instance)
-        # Hashing and writing both release the GIL, so they overlap on two cores.
-        digest = self._hashing.submit(hashlib.md5, content)
-        try:
+        if len(content) < OVERLAPPED_HASH_SIZE:
+            md5 = hashlib.md5(content).hexdigest()
             uuid = self.storage.write(content)
-        finally:
-            md5 = digest.result().hexdigest()
+        else:
+            # Hashing and writing both release the GIL, so they overlap on two cores.
+            digest = self._hashing.submit(hashlib.md5, content)
+            try:
+                uuid = self.storage.write(content)
+            finally:
+                md5 = digest.result().hexdigest()
         return self._index_file(parsed, updates.StoredFile(uuid, len(content), md5), origin)
 
     def store(self, staged: StagedFile, origin: UploadOrigin) -> dict[str, str]:

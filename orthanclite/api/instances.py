@@ -46,7 +46,9 @@ async def upload_instances(request: Request) -> OrthancJSONResponse:
         return json_response(await _store_form(request, context, origin))
 
     staged = await receive_body(request, context)
-    answer = await run_in_threadpool(context.store_upload, staged, origin)
+    answer = await asyncio.get_running_loop().run_in_executor(
+        context.upload_executor, context.store_upload, staged, origin
+    )
     return json_response(answer)
 
 
@@ -76,7 +78,9 @@ async def receive_body(request: Request, context: ServerContext) -> StagedFile |
     try:
         while True:
             try:
-                chunk = await asyncio.wait_for(chunks.__anext__(), settings.body_timeout)
+                # A timer per chunk: asyncio.wait_for would start a task per chunk.
+                async with asyncio.timeout(settings.body_timeout):
+                    chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 break
             except TimeoutError:
