@@ -145,12 +145,12 @@ def _frame_name(frame: str) -> tuple[str, str]:
 UPLOAD_STEPS = (
     ("ServerContext._run_write", "index transaction (lock, SQL, commit)"),
     ("FileStorage.write", "file write and flush to disk"),
-    ("_WorkItem.run", "MD5, in a thread beside the file write"),
     ("FileStorage.commit", "move of a large staged file into the tree"),
     ("parse_instance", "DICOM parsing"),
     ("StagedWriter.write", "staging file write and MD5 (bodies over 1 MiB)"),
-    ("ServerContext.store_content", "store: other steps"),
     ("ServerContext.store", "store: other steps"),
+    # Upload threads are matched above: what is left is the hashing thread.
+    ("_WorkItem.run", "MD5, in a thread beside the file write"),
     ("receive_body", "body reception in the handler"),
     ("json_response", "JSON response"),
     ("upload_instances", "handler: thread hand-offs and other"),
@@ -169,16 +169,16 @@ def _upload_step(stack: str) -> str:
 def _idle_kind(leaf: str, stack: str) -> str:
     """Name the kind of wait of an idle stack, or "" for a busy one.
 
-    The threads of the request thread pool and of the hashing pool wait for
-    work, and the stability monitor waits between its checks. The event
-    loop of uvloop runs in native code, so its samples end in ``Runner.run``
-    whether it waits for sockets or handles them: they are set apart, not
-    dropped.
+    The threads of the request thread pool, of the upload pool and of the
+    hashing pool wait for work, and the stability monitor waits between its
+    checks. The event loop of uvloop runs in native code, so its samples end
+    in ``Runner.run`` whether it waits for sockets or handles them: they are
+    set apart, not dropped.
     """
     if leaf.startswith("Condition.wait") and "WorkerThread.run" in stack:
         return "worker thread waiting for work"
     if leaf.startswith("_worker (") and "concurrent/futures/thread.py" in leaf:
-        return "hashing thread waiting for work"
+        return "upload or hashing thread waiting for work"
     if "StabilityMonitor._run" in stack and "_run_write" not in stack:
         return "stability monitor waiting"
     if leaf.startswith("Runner.run"):
