@@ -30,6 +30,7 @@ from orthanclite.index.consistency import (
     remove_attachment,
 )
 from orthanclite.index.session import create_index_engine, create_session_factory
+from orthanclite.locks import FileLock
 from orthanclite.storage import FileStorage
 
 logger = logging.getLogger(__name__)
@@ -227,16 +228,27 @@ def run_check(settings: Settings, repair: bool) -> int:
     """Print the inconsistencies of a data folder; return the exit status.
 
     The status is 0 when the data folder is consistent (or was fully
-    repaired), 1 when problems remain, 2 when there is no index to check.
+    repaired), 1 when problems remain, 2 when there is no index to check or
+    a server is using the data folder.
     """
     if not settings.database_url and not (settings.data / "index.sqlite").is_file():
         print(f"No index in {settings.data}: check the --data folder")
         return 2
-    check = ConsistencyCheck(settings)
+    # Uploads in progress would show up as problems, and a repair would move
+    # their files away, so the check holds the lock that a server holds.
+    settings.data.mkdir(parents=True, exist_ok=True)
+    folder_lock = FileLock(settings.data / "server.lock")
     try:
-        report = check.run(repair)
+        if not folder_lock.try_acquire():
+            print(f"A server is using {settings.data}: stop it, then run the check")
+            return 2
+        check = ConsistencyCheck(settings)
+        try:
+            report = check.run(repair)
+        finally:
+            check.close()
     finally:
-        check.close()
+        folder_lock.close()
     for problem in report.problems:
         line = f"{problem.kind}: {problem.description}"
         if problem.repair:

@@ -146,3 +146,9 @@ def test_restart_right_after_kill(server: ServerProcess) -> None:
         assert httpx.get(f"{restarted.url}/instances/{stored}").status_code == 200
     finally:
         restarted.stop()
+
+
+def test_check_refused_while_server_runs(server: ServerProcess) -> None:
+    completed = run_check_command(server.data, "--repair")
+    assert completed.returncode == 2
+    assert "A server is using" in completed.stdout
