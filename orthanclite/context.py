@@ -14,7 +14,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -147,24 +147,20 @@ class ServerContext:
         with self.sessions() as session:
             yield session
 
+    def _writers_turn(self) -> AbstractContextManager[None]:
+        """Wait for this writer's turn: SQLite takes one writer at a time."""
+        return self._index_lock.hold() if self.is_sqlite else nullcontext()
+
     @contextmanager
     def _write_session(self) -> Iterator[Session]:
-        if self.is_sqlite:
-            with self._index_lock.hold(), self.sessions.begin() as session:
-                yield session
-        else:
-            with self.sessions.begin() as session:
-                yield session
+        with self._writers_turn(), self.sessions.begin() as session:
+            yield session
 
     @contextmanager
     def _write_connection(self) -> Iterator[Connection]:
         """Open a write transaction without the ORM session, for the upload path."""
-        if self.is_sqlite:
-            with self._index_lock.hold(), self.engine.begin() as connection:
-                yield connection
-        else:
-            with self.engine.begin() as connection:
-                yield connection
+        with self._writers_turn(), self.engine.begin() as connection:
+            yield connection
 
     # -- storing -----------------------------------------------------------
 

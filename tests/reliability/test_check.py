@@ -129,15 +129,21 @@ def test_check_repair_keeps_corrupted_file(stored: tuple[Path, list[str]]) -> No
     assert "1 remain" in completed.stdout
 
 
+def copy_into_tree(data: Path, source: Path, uuid: str) -> Path:
+    """Copy a stored file into the tree under another UUID, with no row for it."""
+    target = data / "storage" / uuid[0:2] / uuid[2:4] / uuid
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+    return target
+
+
 def test_startup_removes_pending_unindexed_file(stored: tuple[Path, list[str]]) -> None:
     data, _ = stored
-    # State left by a crash between the rename into the tree and the index
-    # commit: a pending marker and a file that no row refers to.
+    # State left by a crash of an earlier version between the rename into
+    # the tree and the index commit: a pending marker and a file without row.
     source = storage_files(data)[0]
     uuid = "aabbccdd-0000-4000-8000-000000000000"
-    target = data / "storage" / "aa" / "bb" / uuid
-    target.parent.mkdir(parents=True)
-    shutil.copy(source, target)
+    target = copy_into_tree(data, source, uuid)
     (data / "staging" / f"pending-{uuid}").touch()
     # A marker of an indexed file, as left by a delete that did not commit.
     (data / "staging" / f"pending-{source.name}").touch()
@@ -154,12 +160,9 @@ def test_startup_settles_pending_journal(stored: tuple[Path, list[str]]) -> None
     # delete that rolled back, and one entry that was struck out.
     source = storage_files(data)[0]
     unindexed = "ccddeeff-0000-4000-8000-000000000000"
-    target = data / "storage" / "cc" / "dd" / unindexed
-    target.parent.mkdir(parents=True)
-    shutil.copy(source, target)
+    target = copy_into_tree(data, source, unindexed)
     closed = "ccddeeff-1111-4000-8000-000000000000"
-    closed_file = data / "storage" / "cc" / "dd" / closed
-    shutil.copy(source, closed_file)
+    closed_file = copy_into_tree(data, source, closed)
     journal = data / "pending" / "4242-0a0b0c0d0e0f.journal"
     journal.parent.mkdir(exist_ok=True)
     journal.write_text(f"+{unindexed}\n+{source.name}\n+{closed}\n-{closed}\n")
