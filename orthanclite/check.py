@@ -260,7 +260,11 @@ def run_check(settings: Settings, repair: bool) -> int:
         print("The index and the storage area are consistent")
     elif repair:
         found = len(report.problems)
-        print(f"{found} problems found, {repaired} repaired, {remaining} remain")
+        print(f"{_problems(found)} found, {repaired} repaired, {remaining} remain")
     else:
-        print(f"{len(report.problems)} problems found; run with --repair to fix them")
+        print(f"{_problems(len(report.problems))} found; run with --repair to fix them")
     return 1 if remaining else 0
+
+
+def _problems(count: int) -> str:
+    return "1 problem" if count == 1 else f"{count} problems"

@@ -151,14 +151,6 @@ def serve(settings: Settings) -> int:
     # the upload gets an error, instead of SIGXFSZ killing the server.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     workers = worker_count(settings.workers)
-    logger.info(
-        "Starting on %s://%s:%d with data folder %s and %d worker process(es)",
-        "https" if settings.ssl_certfile else "http",
-        settings.host,
-        settings.port,
-        settings.data.resolve(),
-        workers,
-    )
     # The lock is held until the last process of this server exits: the
     # workers inherit it. Waiting a little lets the workers of a server that
     # was just killed exit first.
@@ -173,6 +165,14 @@ def serve(settings: Settings) -> int:
             )
             return 1
         time.sleep(0.1)
+    logger.info(
+        "Starting on %s://%s:%d with data folder %s and %d worker process(es)",
+        "https" if settings.ssl_certfile else "http",
+        settings.host,
+        settings.port,
+        settings.data.resolve(),
+        workers,
+    )
     # The data folder is prepared once, before any worker starts, and the
     # connections used for it are closed so that no worker inherits them.
     shared = SharedSettings(settings.default_encoding)

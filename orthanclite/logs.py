@@ -14,3 +14,5 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def configure_logging(level: str = "INFO") -> None:
     """Send the log of the server and of uvicorn to standard error."""
     logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=True)
+    # Alembic announces each of its plugins at INFO whenever it is loaded.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
