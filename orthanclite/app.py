@@ -37,9 +37,9 @@ def create_app(
 ) -> FastAPI:
     """Build the application; the context opens when the server starts.
 
-    ``shared`` is given when the command line has prepared the data folder
-    already, once for all worker processes; otherwise the start-up of the
-    application prepares it.
+    The command line passes ``shared`` after it has prepared the data folder
+    once for all worker processes. Without it, the application prepares the
+    data folder at start-up.
     """
     settings = settings or Settings()
 

@@ -21,9 +21,8 @@ import uvicorn
 
 logger = logging.getLogger(__name__)
 
-# Exit status of a worker whose server never started (a failed start-up).
-# After MAX_FAILED_STARTS of them in a row, the server stops; a worker that
-# served and then died is always replaced.
+# Exit status of a worker whose server never started. After MAX_FAILED_STARTS
+# of them in a row the server stops, while a worker that served is always replaced.
 FAILED_START_STATUS = 3
 MAX_FAILED_STARTS = 3
 # Seconds the workers get to finish their requests after SIGTERM.
@@ -37,16 +36,18 @@ def worker_count(requested: int) -> int:
     """Return the number of workers to start: ``requested``, or one per core if 0."""
     if requested > 0:
         return requested
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class Supervisor:
-    """Forks ``count`` workers serving ``config``'s application on one socket."""
+    """Supervisor of ``count`` forked workers serving ``config``'s application."""
 
     def __init__(self, config: uvicorn.Config, count: int) -> None:
         self.config = config
         self.count = count
-        self.workers: dict[int, float] = {}
+        self.workers: set[int] = set()
         self.stopping = False
         self.failed_starts = 0
 
@@ -68,7 +69,7 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             os._exit(_serve_in_worker(self.config, listener, parent))
-        self.workers[pid] = time.monotonic()
+        self.workers.add(pid)
 
     def _stop(self, signum: int, _frame: object) -> None:
         if not self.stopping:
@@ -95,8 +96,10 @@ class Supervisor:
                     self._kill_remaining()
                 time.sleep(POLL_SECONDS)
                 continue
-            started = self.workers.pop(pid, None)
-            if started is None or self.stopping:
+            if pid not in self.workers:
+                continue
+            self.workers.remove(pid)
+            if self.stopping:
                 continue
             code = os.waitstatus_to_exitcode(wait_status)
             logger.error("Worker process %d exited with status %d; starting another", pid, code)
